@@ -1,0 +1,141 @@
+# kiln — top-level build. Everything lands in $(BUILD)/, nothing in the tree.
+#
+#   make            library (static + shared), the kiln CLI, examples
+#   make demo       install missing packages, build, train the MLP, export, run optimized inference
+#   make test       install missing packages, build, run the Criterion suite + conformance
+#   make sanitize   the same suite under ASan + UBSan
+#   make bench      benchmarks against PyTorch / ONNX Runtime (see BENCHMARKS.md)
+#   make CUDA=0     build without the CUDA backend (default: on when nvcc exists)
+
+BUILD      ?= build
+CC         ?= gcc
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+CUDA_HOME  ?= /usr/local/cuda
+NVCC       ?= $(CUDA_HOME)/bin/nvcc
+PYTHON     ?= /usr/bin/python3
+ARCHFLAGS  ?= -march=native
+
+ifeq ($(origin CUDA), undefined)
+  CUDA := $(if $(and $(wildcard $(NVCC)),$(wildcard cuda/*.cu)),1,0)
+endif
+
+OPT        ?= -O2
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fopenmp -g \
+              -I. -Iinclude -I$(BUILD)/gen -I/usr/include/x86_64-linux-gnu/openblas-openmp
+CFLAGS     ?= $(OPT) $(ARCHFLAGS)
+ALL_CFLAGS  = $(CFLAGS_BASE) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS      = -lopenblas -lprotobuf-c -lz -lm -fopenmp $(EXTRA_LDFLAGS)
+
+ifeq ($(CUDA),1)
+  ALL_CFLAGS += -DKN_WITH_CUDA
+  LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublasLt -lcublas -lcudart
+  NVCCFLAGS  ?= -O3 -std=c++17 -Xcompiler -fPIC,-Wall,-Werror -I. -Iinclude \
+                -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80
+endif
+
+# ---- sources (discovered, so adding an op is one new file + one ops.def line) ----
+LIB_SRCS  = $(wildcard core/*.c core/cpu/*.c nn/*.c nn/ops/*.c nn/passes/*.c nn/data/*.c \
+                       onnx/*.c optim/*.c)
+CUDA_SRCS = $(if $(filter 1,$(CUDA)),$(wildcard cuda/*.cu) $(wildcard cuda/*.c))
+PB_C      = $(BUILD)/gen/onnx/onnx.pb-c.c
+PB_H      = $(BUILD)/gen/onnx/onnx.pb-c.h
+LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx.pb-c.o \
+            $(patsubst %,$(BUILD)/obj/%.o,$(CUDA_SRCS))
+TOOL_SRCS = $(wildcard tools/*.c)
+EXAMPLES  = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+TEST_SRCS = $(wildcard tests/*.c)
+TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+
+LIBA  = $(BUILD)/libkiln.a
+LIBSO = $(BUILD)/libkiln.so
+KILN  = $(BUILD)/kiln
+TESTS = $(BUILD)/tests/kiln_tests
+Q     = $(if $(V),,@)
+
+.PHONY: all lib demo test check sanitize bench deps venv clean cuda-check
+.DEFAULT_GOAL := all
+
+all: $(LIBA) $(LIBSO) $(KILN) $(EXAMPLES)
+lib: $(LIBA) $(LIBSO)
+
+# ---- protobuf-c generated from the official schema, at build time ----
+$(PB_C) $(PB_H): $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen/onnx
+	@test -f $(ONNX_PROTO) || { echo "error: $(ONNX_PROTO) not found (apt-get install libonnx-dev, or set ONNX_PROTO=)"; exit 1; }
+	cp $(ONNX_PROTO) $(BUILD)/gen/onnx/onnx.proto
+	cd $(BUILD)/gen && protoc-c --c_out=. onnx/onnx.proto
+
+$(BUILD)/obj/gen/onnx.pb-c.o: $(PB_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Werror -Wextra,$(ALL_CFLAGS)) -w -c $< -o $@
+
+# Every object depends on the generated header so onnx/ can include it.
+$(BUILD)/obj/%.o: %.c $(PB_H)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	@echo "  NVCC    $<"
+	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJS)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+$(KILN): $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBA)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(TESTS): $(TEST_OBJS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lcriterion $(LDLIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- set-up: install what is missing (Debian) ----
+APT_PKGS = gcc make pkg-config libopenblas-openmp-dev libprotobuf-c-dev protobuf-c-compiler \
+           libcriterion-dev libonnx-dev zlib1g-dev libonnx-testdata dataset-fashion-mnist \
+           python3 python3-venv
+deps:
+	@sh tools/install-deps.sh $(APT_PKGS)
+
+# Interop referees (onnx.checker, ONNX Runtime) from PyPI in a virtualenv under build/.
+VENV = $(BUILD)/venv
+venv: $(VENV)/.ok
+$(VENV)/.ok: tools/requirements.txt
+	@sh tools/make-venv.sh $(PYTHON) $(VENV) tools/requirements.txt
+
+# ---- the two commands ----
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/demo.sh $(KILN) $(BUILD)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(TESTS)
+	-@$(MAKE) --no-print-directory venv
+	@sh tools/run-tests.sh $(TESTS) $(KILN) $(BUILD)
+
+check: test
+
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build/sanitize CUDA=0 OPT=-O1 ARCHFLAGS= \
+	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" all build/sanitize/tests/kiln_tests
+	@KILN_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh tools/run-tests.sh build/sanitize/tests/kiln_tests build/sanitize/kiln build/sanitize
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	-@$(MAKE) --no-print-directory venv
+	@sh bench/run.sh $(KILN) $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

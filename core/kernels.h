@@ -1,0 +1,222 @@
+/* kiln — the kernel interface: one table of function pointers per device.
+ *
+ * nn/ ops compute through this table only, so a device is a table: core/cpu
+ * fills KN_CPU (OpenBLAS + OpenMP), cuda/ fills KN_CUDA when built in and
+ * registers it with kn_kernels_register. A NULL entry means the device lacks
+ * that kernel: KN_KCALL turns it into a clear KN_ERR_UNSUPPORTED.
+ *
+ * Conventions
+ * - Pointers are device pointers of the table's device; float32 unless a
+ *   kn_dtype argument says otherwise. Shapes are row-major contiguous.
+ * - Backward kernels ACCUMULATE into their gradient outputs (g += ...): the
+ *   session zeroes gradient buffers once per step, and a value used twice
+ *   (residual branches) sums its gradients for free.
+ * - Epilogues fuse bias, residual add and activation into the producer:
+ *   y = act(acc + bias + residual). Fusion is a graph rewrite plus this
+ *   argument, not a second copy of each kernel. */
+#ifndef KN_KERNELS_H
+#define KN_KERNELS_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/status.h"
+#include "core/dtype.h"
+#include "core/tensor.h"
+
+typedef enum kn_act {
+    KN_ACT_NONE = 0,
+    KN_ACT_RELU,
+    KN_ACT_LEAKY_RELU, /* alpha = slope */
+    KN_ACT_CLIP,       /* alpha = min, beta = max (ReLU6: 0, 6) */
+    KN_ACT_SIGMOID,
+    KN_ACT_HARDSWISH,
+    KN_ACT_TANH
+} kn_act;
+
+typedef struct kn_epilogue {
+    const float *bias;     /* NULL, or one value per row (bias_per_row) or per column */
+    bool bias_per_row;     /* GEMM: false = per column n (Linear); conv: per output channel */
+    const float *residual; /* NULL, or a tensor of the output's shape, added before act */
+    kn_act act;
+    float alpha, beta;
+} kn_epilogue;
+
+/* Apply an activation in place over n floats (the reference the epilogues match). */
+float kn_act_apply(kn_act act, float alpha, float beta, float x);
+
+typedef enum kn_unop {
+    KN_UN_RELU, KN_UN_LEAKY_RELU, KN_UN_SIGMOID, KN_UN_TANH, KN_UN_EXP, KN_UN_LOG,
+    KN_UN_ABS, KN_UN_NEG, KN_UN_SQRT, KN_UN_RECIPROCAL, KN_UN_ELU, KN_UN_SELU,
+    KN_UN_SOFTPLUS, KN_UN_SOFTSIGN, KN_UN_HARDSIGMOID, KN_UN_HARDSWISH, KN_UN_CLIP,
+    KN_UN_FLOOR, KN_UN_CEIL, KN_UN_ERF, KN_UN_SIN, KN_UN_COS, KN_UN_ROUND, KN_UN_SIGN,
+    KN_UN_IDENTITY, KN_UN_GELU, KN_UN_COUNT
+} kn_unop;
+
+typedef enum kn_binop {
+    KN_BIN_ADD, KN_BIN_SUB, KN_BIN_MUL, KN_BIN_DIV, KN_BIN_POW, KN_BIN_MAX, KN_BIN_MIN,
+    KN_BIN_PRELU, /* a >= 0 ? a : a * b */
+    KN_BIN_MOD,  /* integers: sign of the divisor (Python); floats: fmod */
+    KN_BIN_FMOD, /* C fmod / truncated remainder */
+    KN_BIN_EQUAL, KN_BIN_LESS, KN_BIN_GREATER, KN_BIN_LESS_EQUAL,
+    KN_BIN_GREATER_EQUAL, KN_BIN_AND, KN_BIN_OR, KN_BIN_XOR, KN_BIN_COUNT
+} kn_binop;
+
+/* numpy broadcasting: output shape and element strides of each input (0 on broadcast dims). */
+typedef struct kn_bcast {
+    int ndim;
+    int64_t shape[KN_MAX_DIMS];
+    int64_t astride[KN_MAX_DIMS];
+    int64_t bstride[KN_MAX_DIMS];
+} kn_bcast;
+/* Fill b from two shapes; KN_ERR_SHAPE (with both shapes in the message) if they don't broadcast. */
+kn_status kn_bcast_init(kn_bcast *b, int na, const int64_t *sa, int nb, const int64_t *sb);
+
+typedef enum kn_redop {
+    KN_RED_SUM, KN_RED_MEAN, KN_RED_MAX, KN_RED_MIN, KN_RED_PROD, KN_RED_L1, KN_RED_L2,
+    KN_RED_LOG_SUM, KN_RED_LOG_SUM_EXP, KN_RED_SUM_SQUARE
+} kn_redop;
+
+/* 2-D convolution geometry (1-D convs use h = kh = 1). Weight is [oc, c/group, kh, kw]. */
+typedef struct kn_conv2d_desc {
+    int64_t n, c, h, w;
+    int64_t oc, kh, kw;
+    int64_t oh, ow;
+    int64_t stride_h, stride_w;
+    int64_t pad_t, pad_l, pad_b, pad_r;
+    int64_t dil_h, dil_w;
+    int64_t group;
+} kn_conv2d_desc;
+
+typedef struct kn_pool2d_desc {
+    int64_t n, c, h, w;
+    int64_t oh, ow;
+    int64_t kh, kw;
+    int64_t stride_h, stride_w;
+    int64_t pad_t, pad_l, pad_b, pad_r;
+    int64_t dil_h, dil_w;
+    bool count_include_pad; /* AveragePool */
+} kn_pool2d_desc;
+
+typedef struct kn_kernels {
+    const char *name;
+    kn_device device;
+
+    /* memory */
+    void *(*alloc)(size_t bytes);
+    void (*free)(void *p);
+    kn_status (*memcpy_h2d)(void *dst, const void *src, size_t bytes);
+    kn_status (*memcpy_d2h)(void *dst, const void *src, size_t bytes);
+    kn_status (*memcpy_d2d)(void *dst, const void *src, size_t bytes);
+    kn_status (*memset0)(void *dst, size_t bytes);
+    kn_status (*sync)(void);
+
+    /* C[M,N] = alpha * op(A) op(B) + beta * C, then the epilogue. Row-major. */
+    kn_status (*gemm)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                      float *c, int64_t ldc, const kn_epilogue *ep);
+
+    /* Convolution: forward with epilogue (bias per output channel); backward kernels accumulate.
+     * ws is scratch of conv2d_workspace(d) bytes. gb (bias gradient) may be NULL. */
+    size_t (*conv2d_workspace)(const kn_conv2d_desc *d);
+    kn_status (*conv2d_fwd)(const kn_conv2d_desc *d, const float *x, const float *w, float *y,
+                            const kn_epilogue *ep, void *ws);
+    kn_status (*conv2d_bwd_data)(const kn_conv2d_desc *d, const float *w, const float *gy,
+                                 float *gx, void *ws);
+    kn_status (*conv2d_bwd_filter)(const kn_conv2d_desc *d, const float *x, const float *gy,
+                                   float *gw, float *gb, void *ws);
+
+    /* Pooling. argmax (flat index into the image plane, per output) may be NULL at inference. */
+    kn_status (*maxpool2d_fwd)(const kn_pool2d_desc *d, const float *x, float *y, int64_t *argmax);
+    kn_status (*maxpool2d_bwd)(const kn_pool2d_desc *d, const float *gy, const int64_t *argmax,
+                               float *gx);
+    kn_status (*avgpool2d_fwd)(const kn_pool2d_desc *d, const float *x, float *y);
+    kn_status (*avgpool2d_bwd)(const kn_pool2d_desc *d, const float *gy, float *gx);
+
+    /* Batch normalization over [n, c, spatial]. Training updates the running stats with
+     * momentum (ONNX convention: running = running * momentum + batch * (1 - momentum)),
+     * uses the unbiased variance for the running update, and saves mean and 1/sqrt(var+eps). */
+    kn_status (*batchnorm_infer)(int64_t n, int64_t c, int64_t spatial, const float *x,
+                                 const float *scale, const float *bias, const float *mean,
+                                 const float *var, float eps, float *y);
+    kn_status (*batchnorm_train)(int64_t n, int64_t c, int64_t spatial, const float *x,
+                                 const float *scale, const float *bias, float eps, float momentum,
+                                 float *running_mean, float *running_var, float *y,
+                                 float *save_mean, float *save_invstd);
+    kn_status (*batchnorm_bwd)(int64_t n, int64_t c, int64_t spatial, const float *x,
+                               const float *gy, const float *scale, const float *save_mean,
+                               const float *save_invstd, float *gx, float *gscale, float *gbias);
+
+    /* Elementwise. unary_bwd accumulates gx += gy * f'(x) (y = f(x) given too). */
+    kn_status (*unary)(kn_unop op, float alpha, float beta, int64_t n, const float *x, float *y);
+    kn_status (*unary_bwd)(kn_unop op, float alpha, float beta, int64_t n, const float *x,
+                           const float *y, const float *gy, float *gx);
+    /* y = a op b with broadcasting, in dtype (comparisons write KN_BOOL). */
+    kn_status (*binary)(kn_binop op, kn_dtype dtype, const kn_bcast *bc, const void *a,
+                        const void *b, void *y);
+    /* Float32; accumulates into ga / gb (either may be NULL), reducing over broadcast dims. */
+    kn_status (*binary_bwd)(kn_binop op, const kn_bcast *bc, const float *a, const float *b,
+                            const float *gy, float *ga, float *gb);
+
+    /* Reduce x of shape [outer, dim, inner] over dim: y is [outer, inner]. Callers fold
+     * several adjacent axes into one, or reduce repeatedly. */
+    kn_status (*reduce)(kn_redop op, int64_t outer, int64_t dim, int64_t inner, const float *x,
+                        float *y);
+
+    /* Softmax / LogSoftmax over dim of [outer, dim, inner]; bwd accumulates. */
+    kn_status (*softmax)(bool log, int64_t outer, int64_t dim, int64_t inner, const float *x,
+                         float *y);
+    kn_status (*softmax_bwd)(bool log, int64_t outer, int64_t dim, int64_t inner, const float *y,
+                             const float *gy, float *gx);
+
+    /* Softmax cross-entropy on logits [n, c, inner] and int64 labels [n, inner]. weights
+     * (per class) may be NULL. reduction: 0 none (loss [n, inner]), 1 sum, 2 mean.
+     * log_prob [n, c, inner] is always written (backward reads it). */
+    kn_status (*softmax_xent_fwd)(int64_t n, int64_t c, int64_t inner, const float *logits,
+                                  const int64_t *labels, const float *weights,
+                                  int64_t ignore_index, int reduction, float *loss,
+                                  float *log_prob);
+    kn_status (*softmax_xent_bwd)(int64_t n, int64_t c, int64_t inner, const float *log_prob,
+                                  const int64_t *labels, const float *weights,
+                                  int64_t ignore_index, int reduction, const float *gloss,
+                                  float *glogits);
+
+    /* Convert n elements between dtypes (Cast); float->int truncates toward zero,
+     * anything->bool is x != 0. Strings are not handled here. */
+    kn_status (*cast)(kn_dtype from, kn_dtype to, int64_t n, const void *x, void *y);
+
+    /* Data movement in any dtype (elem = element bytes). */
+    kn_status (*transpose)(size_t elem, int ndim, const int64_t *shape, const int *perm,
+                           const void *x, void *y);
+    /* rows x row_bytes block copy between strided rows (concat, split, slice). */
+    kn_status (*copy2d)(int64_t rows, size_t row_bytes, const void *src, size_t src_stride,
+                        void *dst, size_t dst_stride);
+    /* y[o, j, i] = x[o, idx[j], i]; idx already made non-negative and checked. */
+    kn_status (*gather)(size_t elem, int64_t outer, int64_t axis_dim, int64_t inner,
+                        const int64_t *idx, int64_t nidx, const void *x, void *y);
+
+    /* Optimizer updates over n parameters (see optim/). */
+    kn_status (*sgd_step)(int64_t n, float *p, const float *g, float *vel, float lr,
+                          float momentum, float dampening, float weight_decay, bool nesterov,
+                          bool first_step);
+    kn_status (*adam_step)(int64_t n, float *p, const float *g, float *m, float *v, float lr,
+                           float beta1, float beta2, float eps, float weight_decay,
+                           bool decoupled, int64_t step);
+} kn_kernels;
+
+/* The table for a device, or NULL when kiln was built without it. */
+const kn_kernels *kn_kernels_get(kn_device device);
+/* cuda/ calls this from its init; core never includes cuda/. */
+void kn_kernels_register(const kn_kernels *k);
+/* True when the device's table exists and the device is usable now (a GPU is present). */
+bool kn_device_available(kn_device device);
+/* Backends that need a runtime probe (CUDA) set this hook. */
+void kn_device_set_probe(kn_device device, bool (*probe)(void));
+
+#define KN_KCALL(k, fn, ...)                                                              \
+    ((k)->fn ? (k)->fn(__VA_ARGS__)                                                      \
+             : kn_error(KN_ERR_UNSUPPORTED, "kernel '%s' is not implemented on %s", #fn, \
+                        (k)->name))
+
+#endif

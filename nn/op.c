@@ -1,0 +1,61 @@
+#include "nn/op.h"
+
+#include <string.h>
+
+kn_status kn_op_expect_dtype(const kn_op_ctx *c, int input, kn_dtype dtype)
+{
+    const kn_tensor *t = KN_IN(c, input);
+    if (!t) return kn_node_error(c->node, KN_ERR_INVALID, "input %d is required", input);
+    if (t->dtype != dtype)
+        return kn_node_error(c->node, KN_ERR_SHAPE, "input %d must be %s, got %s", input, kn_dtype_name(dtype),
+                             kn_dtype_name(t->dtype));
+    return KN_OK;
+}
+
+kn_status kn_op_expect_rank(const kn_op_ctx *c, int input, int ndim)
+{
+    const kn_tensor *t = KN_IN(c, input);
+    char s[160];
+    if (!t) return kn_node_error(c->node, KN_ERR_INVALID, "input %d is required", input);
+    if (t->ndim != ndim)
+        return kn_node_error(c->node, KN_ERR_SHAPE, "input %d must have rank %d, got shape %s", input, ndim,
+                             kn_shape_str(s, sizeof s, t->ndim, t->shape));
+    return KN_OK;
+}
+
+void kn_op_set_out(kn_op_ctx *c, int o, kn_dtype dtype, int ndim, const int64_t *shape)
+{
+    kn_tensor *t = c->out[o];
+    t->dtype = dtype;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+}
+
+kn_status kn_op_axis(const kn_op_ctx *c, int64_t axis, int rank, int *out)
+{
+    if (axis < -rank || axis >= rank || (rank == 0 && axis != 0 && axis != -1))
+        return kn_node_error(c->node, KN_ERR_INVALID, "axis %lld is out of range for rank %d", (long long)axis, rank);
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return KN_OK;
+}
+
+kn_status kn_op_broadcast(const kn_op_ctx *c, int na, const int64_t *sa, int nb, const int64_t *sb,
+                          int *nout, int64_t *out)
+{
+    int n = na > nb ? na : nb;
+    for (int i = 0; i < n; i++) {
+        int ia = i - (n - na), ib = i - (n - nb);
+        int64_t da = ia >= 0 ? sa[ia] : 1, db = ib >= 0 ? sb[ib] : 1;
+        if (da == 1) out[i] = db;
+        else if (db == 1) out[i] = da;
+        else if (da == KN_DIM_UNKNOWN) out[i] = db;
+        else if (db == KN_DIM_UNKNOWN || da == db) out[i] = da;
+        else {
+            char x[160], y[160];
+            return kn_node_error(c->node, KN_ERR_SHAPE, "shapes %s and %s do not broadcast",
+                                 kn_shape_str(x, sizeof x, na, sa), kn_shape_str(y, sizeof y, nb, sb));
+        }
+    }
+    *nout = n;
+    return KN_OK;
+}

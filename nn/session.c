@@ -1,0 +1,411 @@
+/* Sessions: plan (order, parameters, gradient needs), run forward node by
+ * node through the device's kernel table, run backward in reverse order. */
+#include "nn/session.h"
+#include "nn/op.h"
+#include "core/threads.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_ARITY 64
+
+struct kn_session {
+    kn_graph *g;
+    kn_session_opts opts;
+    const kn_kernels *k;
+    int *order;
+    int n_order;
+    kn_tensor *vals;
+    kn_tensor *grads;
+    bool *needs_grad;
+    kn_tensor *state; /* n_nodes * KN_OP_MAX_STATE */
+    void *ws;
+    size_t ws_bytes;
+    kn_rng rng;
+    int *params;
+    int n_params;
+    double *node_seconds;
+    int64_t *node_calls;
+};
+
+kn_session_opts kn_session_defaults(void)
+{
+    kn_session_opts o = {.device = KN_CPU, .level = 0, .training = false, .threads = 0, .seed = 1};
+    return o;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void kn_session_free(kn_session *s)
+{
+    if (!s) return;
+    if (s->g) {
+        for (int v = 0; v < s->g->n_values; v++) {
+            if (s->vals) kn_tensor_release(&s->vals[v]);
+            if (s->grads) kn_tensor_release(&s->grads[v]);
+        }
+        if (s->state)
+            for (int i = 0; i < s->g->n_nodes * KN_OP_MAX_STATE; i++) kn_tensor_release(&s->state[i]);
+    }
+    if (s->ws) {
+        if (s->k && s->k->free) s->k->free(s->ws);
+    }
+    free(s->vals);
+    free(s->grads);
+    free(s->needs_grad);
+    free(s->state);
+    free(s->order);
+    free(s->params);
+    free(s->node_seconds);
+    free(s->node_calls);
+    kn_graph_free(s->g);
+    free(s);
+}
+
+/* Keep only nodes that the outputs (and the loss, when training) depend on. */
+static kn_status plan_order(kn_session *s)
+{
+    kn_graph *g = s->g;
+    int count;
+    int *topo = malloc(sizeof(int) * (size_t)(g->n_nodes ? g->n_nodes : 1));
+    char *live = calloc((size_t)(g->n_values ? g->n_values : 1), 1);
+    s->order = malloc(sizeof(int) * (size_t)(g->n_nodes ? g->n_nodes : 1));
+    if (!topo || !live || !s->order) {
+        free(topo); free(live);
+        return kn_error(KN_ERR_NOMEM, "out of memory planning the session");
+    }
+    kn_status st = kn_graph_topo_order(g, topo, &count);
+    if (st != KN_OK) { free(topo); free(live); return st; }
+    for (int i = 0; i < g->n_outputs; i++) live[g->outputs[i]] = 1;
+    if (s->opts.training && g->loss >= 0) live[g->loss] = 1;
+    char *keep = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), 1);
+    if (!keep) { free(topo); free(live); return kn_error(KN_ERR_NOMEM, "out of memory"); }
+    for (int oi = count - 1; oi >= 0; oi--) {
+        const kn_node *n = &g->nodes[topo[oi]];
+        bool needed = false;
+        for (int j = 0; j < n->n_outputs; j++) needed |= live[n->outputs[j]];
+        if (!needed) continue;
+        keep[topo[oi]] = 1;
+        for (int j = 0; j < n->n_inputs; j++)
+            if (n->inputs[j] >= 0) live[n->inputs[j]] = 1;
+    }
+    s->n_order = 0;
+    for (int oi = 0; oi < count; oi++)
+        if (keep[topo[oi]]) s->order[s->n_order++] = topo[oi];
+    /* parameters the plan uses, in value order (stable across sessions of one graph) */
+    s->params = malloc(sizeof(int) * (size_t)(g->n_values ? g->n_values : 1));
+    if (!s->params) st = kn_error(KN_ERR_NOMEM, "out of memory");
+    for (int v = 0; st == KN_OK && v < g->n_values; v++)
+        if (g->values[v].kind == KN_VALUE_PARAM && live[v]) s->params[s->n_params++] = v;
+    free(keep);
+    free(topo);
+    free(live);
+    return st;
+}
+
+static void plan_grads(kn_session *s)
+{
+    kn_graph *g = s->g;
+    for (int v = 0; v < g->n_values; v++) s->needs_grad[v] = g->values[v].kind == KN_VALUE_PARAM;
+    for (int oi = 0; oi < s->n_order; oi++) {
+        const kn_node *n = &g->nodes[s->order[oi]];
+        bool any = false;
+        for (int j = 0; j < n->n_inputs; j++) any |= n->inputs[j] >= 0 && s->needs_grad[n->inputs[j]];
+        for (int j = 0; j < n->n_outputs; j++)
+            s->needs_grad[n->outputs[j]] = any && kn_dtype_is_float(g->values[n->outputs[j]].dtype == KN_UNDEFINED ? KN_FLOAT : g->values[n->outputs[j]].dtype);
+    }
+}
+
+kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_session_opts *opts)
+{
+    kn_session *s = calloc(1, sizeof *s);
+    if (!s) return kn_error(KN_ERR_NOMEM, "out of memory creating a session");
+    s->opts = opts ? *opts : kn_session_defaults();
+    kn_status st;
+    if (src->sticky != KN_OK) {
+        free(s);
+        return kn_error(src->sticky, "the graph has an earlier builder error: %s", kn_last_error());
+    }
+    if (!kn_device_available(s->opts.device)) {
+        kn_device d = s->opts.device;
+        free(s);
+        return kn_error(KN_ERR_DEVICE, "device '%s' is not available%s", kn_device_name(d),
+                        kn_kernels_get(d) ? " (no usable GPU found)" : " (kiln was built without it)");
+    }
+    s->k = kn_kernels_get(s->opts.device);
+    if (s->opts.threads > 0) kn_set_num_threads(s->opts.threads);
+    kn_rng_seed(&s->rng, s->opts.seed);
+    if ((st = kn_graph_clone(&s->g, src)) != KN_OK) { free(s); return st; }
+    if (s->opts.training && s->g->loss < 0) {
+        kn_session_free(s);
+        return kn_error(KN_ERR_INVALID, "a training session needs a graph with a loss");
+    }
+    kn_graph *g = s->g;
+    size_t nv = (size_t)(g->n_values ? g->n_values : 1), nn = (size_t)(g->n_nodes ? g->n_nodes : 1);
+    s->vals = calloc(nv, sizeof *s->vals);
+    s->grads = calloc(nv, sizeof *s->grads);
+    s->needs_grad = calloc(nv, sizeof *s->needs_grad);
+    s->state = calloc(nn * KN_OP_MAX_STATE, sizeof *s->state);
+    s->node_seconds = calloc(nn, sizeof *s->node_seconds);
+    s->node_calls = calloc(nn, sizeof *s->node_calls);
+    if (!s->vals || !s->grads || !s->needs_grad || !s->state || !s->node_seconds || !s->node_calls) {
+        kn_session_free(s);
+        return kn_error(KN_ERR_NOMEM, "out of memory creating a session");
+    }
+    if ((st = plan_order(s)) != KN_OK) { kn_session_free(s); return st; }
+    for (int v = 0; v < g->n_values; v++) {
+        kn_value *val = &g->values[v];
+        if (val->kind == KN_VALUE_PARAM || val->kind == KN_VALUE_CONST) {
+            if (s->opts.device == KN_CPU)
+                st = kn_tensor_view(&s->vals[v], &val->data, val->data.ndim, val->data.shape, 0);
+            else
+                st = kn_tensor_to(&s->vals[v], &val->data, s->opts.device);
+            if (st != KN_OK) { kn_session_free(s); return st; }
+        }
+    }
+    if (s->opts.training) plan_grads(s);
+    *out = s;
+    return KN_OK;
+}
+
+const kn_graph *kn_session_graph(const kn_session *s) { return s->g; }
+
+static kn_status grow_ws(kn_session *s, size_t need)
+{
+    if (need <= s->ws_bytes) return KN_OK;
+    if (s->ws) s->k->free(s->ws);
+    s->ws = s->k->alloc(need);
+    s->ws_bytes = s->ws ? need : 0;
+    if (!s->ws) return kn_error(KN_ERR_NOMEM, "out of memory for %zu bytes of workspace on %s", need, s->k->name);
+    return KN_OK;
+}
+
+static kn_status node_context(const kn_node *n, kn_status st)
+{
+    if (st != KN_OK && strncmp(kn_last_error(), "node '", 6) != 0)
+        kn_error_context(st, "node '%s' (%s): ", n->name, n->op_type);
+    return st;
+}
+
+static void fill_ctx(kn_session *s, int ni, kn_op_ctx *c, kn_tensor **in, kn_tensor **out)
+{
+    kn_node *n = &s->g->nodes[ni];
+    for (int j = 0; j < n->n_inputs; j++) in[j] = n->inputs[j] >= 0 ? &s->vals[n->inputs[j]] : NULL;
+    for (int j = 0; j < n->n_outputs; j++) out[j] = &s->vals[n->outputs[j]];
+    memset(c, 0, sizeof *c);
+    c->graph = s->g;
+    c->node = n;
+    c->opset = s->g->opset;
+    c->training = s->opts.training;
+    c->k = s->k;
+    c->device = s->opts.device;
+    c->n_in = n->n_inputs;
+    c->in = in;
+    c->n_out = n->n_outputs;
+    c->out = out;
+    c->state = &s->state[ni * KN_OP_MAX_STATE];
+    c->rng = &s->rng;
+}
+
+static kn_status run_node(kn_session *s, int ni)
+{
+    kn_node *n = &s->g->nodes[ni];
+    kn_tensor *in[MAX_ARITY], *out[MAX_ARITY], meta[MAX_ARITY], *pmeta[MAX_ARITY];
+    if (n->n_inputs > MAX_ARITY || n->n_outputs > MAX_ARITY)
+        return kn_node_error(n, KN_ERR_UNSUPPORTED, "more than %d inputs or outputs", MAX_ARITY);
+    kn_op_ctx c;
+    fill_ctx(s, ni, &c, in, out);
+    for (int j = 0; j < n->n_outputs; j++) {
+        memset(&meta[j], 0, sizeof meta[j]);
+        pmeta[j] = &meta[j];
+    }
+    c.out = pmeta;
+    KN_TRY(node_context(n, n->op->infer(&c)));
+    c.out = out;
+    for (int j = 0; j < n->n_outputs; j++) {
+        kn_tensor *o = out[j];
+        if (meta[j].dtype == KN_UNDEFINED) { kn_tensor_release(o); memset(o, 0, sizeof *o); continue; }
+        bool view = (n->op->flags & KN_OP_VIEW) && j == 0 && in[0] && in[0]->data && in[0]->dtype == meta[j].dtype;
+        if (view) {
+            kn_tensor_release(o);
+            KN_TRY(node_context(n, kn_tensor_view(o, in[0], meta[j].ndim, meta[j].shape, 0)));
+            continue;
+        }
+        if (o->data && o->buf && o->dtype == meta[j].dtype && kn_shape_equal(o->ndim, o->shape, meta[j].ndim, meta[j].shape) &&
+            o->buf->refs == 1)
+            continue; /* steady state: reuse the buffer */
+        kn_tensor_release(o);
+        KN_TRY(node_context(n, kn_tensor_init_on(o, meta[j].dtype, meta[j].ndim, meta[j].shape, s->opts.device)));
+    }
+    if (n->op->workspace) {
+        c.ws_bytes = n->op->workspace(&c);
+        KN_TRY(grow_ws(s, c.ws_bytes));
+        c.ws = s->ws;
+    }
+    double t0 = s->opts.profile ? now_seconds() : 0;
+    KN_TRY(node_context(n, n->op->forward(&c)));
+    if (s->opts.profile) {
+        if (s->k->sync) s->k->sync();
+        s->node_seconds[ni] += now_seconds() - t0;
+        s->node_calls[ni]++;
+    }
+    return KN_OK;
+}
+
+static kn_status bind_inputs(kn_session *s, const kn_tensor *const *inputs, int n_inputs)
+{
+    kn_graph *g = s->g;
+    if (n_inputs != g->n_inputs)
+        return kn_error(KN_ERR_INVALID, "the model takes %d inputs, %d were given", g->n_inputs, n_inputs);
+    for (int i = 0; i < n_inputs; i++) {
+        int v = g->inputs[i];
+        const kn_value *val = &g->values[v];
+        const kn_tensor *t = inputs[i];
+        char a[160], b[160];
+        if (!t || !t->data) return kn_error(KN_ERR_INVALID, "input %d ('%s') has no data", i, val->name);
+        if (val->dtype != KN_UNDEFINED && t->dtype != val->dtype)
+            return kn_error(KN_ERR_SHAPE, "input '%s' must be %s, got %s", val->name, kn_dtype_name(val->dtype),
+                            kn_dtype_name(t->dtype));
+        bool fits = val->ndim < 0 || val->ndim == t->ndim;
+        for (int d = 0; fits && val->ndim >= 0 && d < t->ndim; d++)
+            fits = val->shape[d] < 0 || val->shape[d] == t->shape[d];
+        if (!fits)
+            return kn_error(KN_ERR_SHAPE, "input '%s' must have shape %s, got %s", val->name,
+                            kn_shape_str(a, sizeof a, val->ndim, val->shape), kn_shape_str(b, sizeof b, t->ndim, t->shape));
+        kn_tensor *dst = &s->vals[v];
+        if (s->opts.device == KN_CPU && t->device == KN_CPU) {
+            kn_tensor_release(dst);
+            kn_tensor_borrow(dst, t->dtype, t->ndim, t->shape, t->data); /* zero copy */
+        } else {
+            if (!(dst->data && dst->buf && dst->dtype == t->dtype && kn_tensor_same_shape(dst, t))) {
+                kn_tensor_release(dst);
+                KN_TRY(kn_tensor_init_on(dst, t->dtype, t->ndim, t->shape, s->opts.device));
+            }
+            KN_TRY(kn_tensor_copy_data(dst, t));
+        }
+    }
+    return KN_OK;
+}
+
+kn_status kn_session_run(kn_session *s, const kn_tensor *const *inputs, int n_inputs)
+{
+    KN_TRY(bind_inputs(s, inputs, n_inputs));
+    for (int oi = 0; oi < s->n_order; oi++) KN_TRY(run_node(s, s->order[oi]));
+    return KN_OK;
+}
+
+const kn_tensor *kn_session_output(const kn_session *s, int i)
+{
+    if (i < 0 || i >= s->g->n_outputs) return NULL;
+    const kn_tensor *t = &s->vals[s->g->outputs[i]];
+    return t->data ? t : NULL;
+}
+
+const kn_tensor *kn_session_value(const kn_session *s, const char *name)
+{
+    int v = kn_graph_find_value(s->g, name);
+    return v >= 0 && s->vals[v].data ? &s->vals[v] : NULL;
+}
+
+float kn_session_loss(const kn_session *s)
+{
+    if (s->g->loss < 0) return 0.0f;
+    const kn_tensor *t = &s->vals[s->g->loss];
+    if (!t->data) return 0.0f;
+    float v = 0.0f;
+    if (t->device == KN_CPU) return ((const float *)t->data)[0];
+    s->k->memcpy_d2h(&v, t->data, sizeof v);
+    return v;
+}
+
+kn_status kn_session_backward(kn_session *s)
+{
+    kn_graph *g = s->g;
+    if (!s->opts.training) return kn_error(KN_ERR_INVALID, "backward needs a session created with training = true");
+    int loss = g->loss;
+    if (!s->vals[loss].data) return kn_error(KN_ERR_INVALID, "backward called before a forward run");
+    if (!s->needs_grad[loss]) return kn_error(KN_ERR_INVALID, "the loss '%s' depends on no trainable parameter", g->values[loss].name);
+    /* zero (or size) every gradient buffer once per step: backward kernels accumulate */
+    for (int v = 0; v < g->n_values; v++) {
+        if (!s->needs_grad[v] || !s->vals[v].data) continue;
+        kn_tensor *gr = &s->grads[v];
+        if (!(gr->data && gr->dtype == s->vals[v].dtype && kn_tensor_same_shape(gr, &s->vals[v]))) {
+            kn_tensor_release(gr);
+            KN_TRY(kn_tensor_init_on(gr, s->vals[v].dtype, s->vals[v].ndim, s->vals[v].shape, s->opts.device));
+        }
+        KN_TRY(s->k->memset0(gr->data, kn_tensor_bytes(gr)));
+    }
+    {   /* d loss / d loss = 1 */
+        kn_tensor *gl = &s->grads[loss];
+        int64_t n = kn_tensor_numel(gl);
+        float *ones = malloc(sizeof(float) * (size_t)(n ? n : 1));
+        if (!ones) return kn_error(KN_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < n; i++) ones[i] = 1.0f;
+        kn_status st = s->k->memcpy_h2d(gl->data, ones, sizeof(float) * (size_t)n);
+        free(ones);
+        KN_TRY(st);
+    }
+    for (int oi = s->n_order - 1; oi >= 0; oi--) {
+        int ni = s->order[oi];
+        kn_node *n = &g->nodes[ni];
+        bool out_grad = false, in_grad = false;
+        for (int j = 0; j < n->n_outputs; j++) out_grad |= s->needs_grad[n->outputs[j]] && s->grads[n->outputs[j]].data;
+        for (int j = 0; j < n->n_inputs; j++) in_grad |= n->inputs[j] >= 0 && s->needs_grad[n->inputs[j]];
+        if (!out_grad || !in_grad) continue;
+        if (!n->op->backward)
+            return kn_node_error(n, KN_ERR_UNSUPPORTED, "no gradient is implemented for %s", n->op_type);
+        kn_tensor *in[MAX_ARITY], *out[MAX_ARITY], *gin[MAX_ARITY], *gout[MAX_ARITY];
+        kn_op_ctx c;
+        fill_ctx(s, ni, &c, in, out);
+        for (int j = 0; j < n->n_inputs; j++)
+            gin[j] = n->inputs[j] >= 0 && s->needs_grad[n->inputs[j]] ? &s->grads[n->inputs[j]] : NULL;
+        for (int j = 0; j < n->n_outputs; j++)
+            gout[j] = s->needs_grad[n->outputs[j]] && s->grads[n->outputs[j]].data ? &s->grads[n->outputs[j]] : NULL;
+        c.gin = gin;
+        c.gout = gout;
+        if (n->op->workspace) {
+            c.ws_bytes = n->op->workspace(&c);
+            KN_TRY(grow_ws(s, c.ws_bytes));
+            c.ws = s->ws;
+        }
+        KN_TRY(node_context(n, n->op->backward(&c)));
+    }
+    return KN_OK;
+}
+
+int kn_session_num_params(const kn_session *s) { return s->n_params; }
+
+kn_tensor *kn_session_param(kn_session *s, int i)
+{
+    return i >= 0 && i < s->n_params ? &s->vals[s->params[i]] : NULL;
+}
+
+const kn_tensor *kn_session_grad(const kn_session *s, int i)
+{
+    if (i < 0 || i >= s->n_params) return NULL;
+    const kn_tensor *t = &s->grads[s->params[i]];
+    return t->data ? t : NULL;
+}
+
+const char *kn_session_param_name(const kn_session *s, int i)
+{
+    return i >= 0 && i < s->n_params ? s->g->values[s->params[i]].name : NULL;
+}
+
+const kn_tensor *kn_session_value_grad(const kn_session *s, const char *name)
+{
+    int v = kn_graph_find_value(s->g, name);
+    return v >= 0 && s->grads[v].data ? &s->grads[v] : NULL;
+}
+
+kn_status kn_session_warmup(kn_session *s, const kn_tensor *const *inputs, int n_inputs, int iters)
+{
+    for (int i = 0; i < iters; i++) KN_TRY(kn_session_run(s, inputs, n_inputs));
+    return KN_OK;
+}

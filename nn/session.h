@@ -1,0 +1,60 @@
+/* kiln — sessions: a planned, runnable graph.
+ *
+ * A session owns a copy of the graph (parameters shared with the caller's
+ * graph through refcounted buffers, so training updates are visible to the
+ * caller and to export), the execution order, one tensor per value, per-node
+ * state and scratch. Inference sessions may optimize their copy (level 1/2);
+ * training sessions keep every activation for the backward pass.
+ *
+ * Shapes are re-inferred per run, cheaply; buffers are re-planned only when a
+ * shape changes (a new batch size), so steady-state runs allocate nothing. */
+#ifndef KN_SESSION_H
+#define KN_SESSION_H
+
+#include "nn/graph.h"
+#include "core/kernels.h"
+
+typedef struct kn_session kn_session;
+
+typedef struct kn_session_opts {
+    kn_device device; /* KN_CPU default */
+    int level;        /* inference optimizer level 0, 1, 2 (ignored when training) */
+    bool training;    /* forward in training mode, keep activations, enable backward */
+    int threads;      /* 0 = leave the process setting alone */
+    bool profile;     /* time every node (see kn_session_profile) */
+    uint64_t seed;    /* dropout RNG */
+} kn_session_opts;
+
+kn_session_opts kn_session_defaults(void);
+
+kn_status kn_session_create(kn_session **out, const kn_graph *g, const kn_session_opts *opts);
+void kn_session_free(kn_session *s);
+
+/* The session's (possibly optimized) graph; owned by the session. */
+const kn_graph *kn_session_graph(const kn_session *s);
+
+/* Run forward. inputs[i] feeds graph input i (host tensors; copied to the device as
+ * needed). Their dtype and rank must match the graph input, fixed dims must match. */
+kn_status kn_session_run(kn_session *s, const kn_tensor *const *inputs, int n_inputs);
+/* Graph output i of the last run, or NULL. Owned by the session, valid until the next run. */
+const kn_tensor *kn_session_output(const kn_session *s, int i);
+/* Any value of the last run by name (training keeps all; inference may reuse buffers). */
+const kn_tensor *kn_session_value(const kn_session *s, const char *name);
+/* Loss of the last training run. */
+float kn_session_loss(const kn_session *s);
+
+/* Backward from the graph's loss: fills the parameter gradients. */
+kn_status kn_session_backward(kn_session *s);
+/* Trainable parameters (shared with the graph) and their gradients, in a stable order. */
+int kn_session_num_params(const kn_session *s);
+kn_tensor *kn_session_param(kn_session *s, int i);
+const kn_tensor *kn_session_grad(const kn_session *s, int i);
+const char *kn_session_param_name(const kn_session *s, int i);
+/* Gradient of any value by name after backward (NULL if none flowed). */
+const kn_tensor *kn_session_value_grad(const kn_session *s, const char *name);
+
+/* Run warm-up iterations with the given inputs (plans buffers, caches algorithms). */
+kn_status kn_session_warmup(kn_session *s, const kn_tensor *const *inputs, int n_inputs,
+                            int iters);
+
+#endif
