@@ -203,6 +203,14 @@ typedef struct kn_kernels {
     kn_status (*adam_step)(int64_t n, float *p, const float *g, float *m, float *v, float lr,
                            float beta1, float beta2, float eps, float weight_decay,
                            bool decoupled, int64_t step);
+
+    /* --- kernels added with the shape/data ops --- */
+
+    /* --- kernels added with the misc ops (pad, where, dropout, matmul...) --- */
+
+    /* --- kernels added with normalization/softmax/reduce --- */
+
+    /* --- kernels added with conv/pool --- */
 } kn_kernels;
 
 /* The table for a device, or NULL when kiln was built without it. */

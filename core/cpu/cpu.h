@@ -30,7 +30,9 @@ kn_status kn_cpu_binary_bwd(kn_binop op, const kn_bcast *bc, const float *a, con
 
 /* reduce.c, softmax.c, xent.c */
 
-/* transpose.c, copy.c, gather.c */
+/* transpose.c, copy.c, gather.c, cast.c */
+
+/* misc: pad.c, where.c, dropout.c */
 
 /* optim.c */
 

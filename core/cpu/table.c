@@ -43,7 +43,9 @@ const kn_kernels kn_cpu_kernels = {
 
     /* reduce, softmax, xent */
 
-    /* transpose, copy, gather */
+    /* transpose, copy, gather, cast */
+
+    /* misc: pad, where, dropout */
 
     /* optim */
 };
