@@ -86,6 +86,10 @@ void kn_op_set_out(kn_op_ctx *c, int o, kn_dtype dtype, int ndim, const int64_t 
  * the other side fixes them. Error names the node and both shapes. */
 kn_status kn_op_broadcast(const kn_op_ctx *c, int na, const int64_t *sa, int nb, const int64_t *sb,
                           int *nout, int64_t *out);
+/* Fused activation of a kiln-domain fused node (attributes `activation`, one of
+ * Relu|LeakyRelu|Clip|Sigmoid|HardSwish|Tanh, and `activation_params` floats);
+ * absent = KN_ACT_NONE. Defined in nn/ops/gemm.c, shared by FusedConv. */
+kn_status kn_fused_activation(const kn_node *n, kn_act *act, float *alpha, float *beta);
 /* Normalise an axis in [-r, r) to [0, r); error naming the node otherwise. */
 kn_status kn_op_axis(const kn_op_ctx *c, int64_t axis, int rank, int *out);
 
