@@ -21,5 +21,6 @@
 #include "nn/op.h"
 #include "nn/session.h"
 #include "nn/builder.h"
+#include "nn/models.h"
 
 #endif
