@@ -66,13 +66,10 @@ int kn_node1(kn_graph *g, const char *op, int n_in, const int *in, int *node_out
     if (st == KN_OK) st = kn_graph_add_node(g, op, "", NULL, n_in, in, 1, &y, &node);
     if (st != KN_OK) return fail(g, st);
     if (node_out) *node_out = node;
-    /* attributes may still follow: callers that set them re-infer via finish() */
-    if ((st = infer_node(g, node)) != KN_OK) return fail(g, st);
-    return y;
+    return y; /* shapes are inferred by kn_node_done once attributes are set */
 }
 
-/* Re-run inference after attributes were set on the node that produced y. */
-static int finish(kn_graph *g, int y)
+int kn_node_done(kn_graph *g, int y)
 {
     if (y < 0) return -1;
     kn_status st = infer_node(g, g->values[y].producer);
@@ -171,7 +168,7 @@ int kn_linear(kn_graph *g, int x, int64_t out_features, const char *name)
     if (y < 0) return -1;
     set_status(g, kn_node_set_int(g, node, "transB", 1));
     rename_node(g, y, name);
-    return finish(g, y);
+    return kn_node_done(g, y);
 }
 
 kn_conv2d_opts kn_conv2d_defaults(int64_t kernel)
@@ -211,7 +208,7 @@ int kn_conv2d(kn_graph *g, int x, int64_t out_channels, const kn_conv2d_opts *o,
     set_status(g, kn_node_set_ints(g, node, "dilations", 2, d2));
     set_status(g, kn_node_set_int(g, node, "group", groups));
     rename_node(g, y, name);
-    return finish(g, y);
+    return kn_node_done(g, y);
 }
 
 int kn_batchnorm(kn_graph *g, int x, const char *name)
@@ -237,10 +234,10 @@ int kn_batchnorm(kn_graph *g, int x, const char *name)
     set_status(g, kn_node_set_float(g, node, "epsilon", 1e-5f));
     set_status(g, kn_node_set_float(g, node, "momentum", 0.9f));
     rename_node(g, y, name);
-    return finish(g, y);
+    return kn_node_done(g, y);
 }
 
-static int unary(kn_graph *g, const char *op, int x) { return kn_node1(g, op, 1, &x, NULL); }
+static int unary(kn_graph *g, const char *op, int x) { return kn_node_done(g, kn_node1(g, op, 1, &x, NULL)); }
 
 int kn_relu(kn_graph *g, int x) { return unary(g, "Relu", x); }
 int kn_sigmoid(kn_graph *g, int x) { return unary(g, "Sigmoid", x); }
@@ -252,7 +249,7 @@ int kn_leaky_relu(kn_graph *g, int x, float alpha)
     int node, y = kn_node1(g, "LeakyRelu", 1, &x, &node);
     if (y < 0) return -1;
     set_status(g, kn_node_set_float(g, node, "alpha", alpha));
-    return finish(g, y);
+    return kn_node_done(g, y);
 }
 
 int kn_relu6(kn_graph *g, int x)
@@ -261,10 +258,10 @@ int kn_relu6(kn_graph *g, int x)
     char base[64];
     snprintf(base, sizeof base, "relu6_%d", g->n_nodes);
     int lo = scalar_const(g, base, "min", 0.0f), hi = scalar_const(g, base, "max", 6.0f);
-    return kn_node1(g, "Clip", 3, (int[]){x, lo, hi}, NULL);
+    return kn_node_done(g, kn_node1(g, "Clip", 3, (int[]){x, lo, hi}, NULL));
 }
 
-int kn_add(kn_graph *g, int a, int b) { return kn_node1(g, "Add", 2, (int[]){a, b}, NULL); }
+int kn_add(kn_graph *g, int a, int b) { return kn_node_done(g, kn_node1(g, "Add", 2, (int[]){a, b}, NULL)); }
 
 static int pool(kn_graph *g, const char *op, int x, int64_t kernel, int64_t stride, int64_t pad)
 {
@@ -274,7 +271,7 @@ static int pool(kn_graph *g, const char *op, int x, int64_t kernel, int64_t stri
     set_status(g, kn_node_set_ints(g, node, "kernel_shape", 2, k2));
     set_status(g, kn_node_set_ints(g, node, "strides", 2, s2));
     set_status(g, kn_node_set_ints(g, node, "pads", 4, p4));
-    return finish(g, y);
+    return kn_node_done(g, y);
 }
 
 int kn_maxpool2d(kn_graph *g, int x, int64_t k, int64_t s, int64_t p) { return pool(g, "MaxPool", x, k, s, p); }
@@ -286,7 +283,7 @@ int kn_flatten(kn_graph *g, int x)
     int node, y = kn_node1(g, "Flatten", 1, &x, &node);
     if (y < 0) return -1;
     set_status(g, kn_node_set_int(g, node, "axis", 1));
-    return finish(g, y);
+    return kn_node_done(g, y);
 }
 
 int kn_dropout(kn_graph *g, int x, float ratio)
@@ -296,12 +293,12 @@ int kn_dropout(kn_graph *g, int x, float ratio)
         char base[64];
         snprintf(base, sizeof base, "dropout_%d", g->n_nodes);
         int r = scalar_const(g, base, "ratio", ratio);
-        return kn_node1(g, "Dropout", 2, (int[]){x, r}, NULL);
+        return kn_node_done(g, kn_node1(g, "Dropout", 2, (int[]){x, r}, NULL));
     }
     int node, y = kn_node1(g, "Dropout", 1, &x, &node);
     if (y < 0) return -1;
     set_status(g, kn_node_set_float(g, node, "ratio", ratio));
-    return finish(g, y);
+    return kn_node_done(g, y);
 }
 
 int kn_softmax(kn_graph *g, int x, int axis)
@@ -309,7 +306,7 @@ int kn_softmax(kn_graph *g, int x, int axis)
     int node, y = kn_node1(g, "Softmax", 1, &x, &node);
     if (y < 0) return -1;
     set_status(g, kn_node_set_int(g, node, "axis", axis));
-    return finish(g, y);
+    return kn_node_done(g, y);
 }
 
 static int set_loss(kn_graph *g, int y)
@@ -323,7 +320,7 @@ int kn_softmax_cross_entropy(kn_graph *g, int logits, int labels)
     int node, y = kn_node1(g, "SoftmaxCrossEntropyLoss", 2, (int[]){logits, labels}, &node);
     if (y < 0) return -1;
     set_status(g, kn_node_set_string(g, node, "reduction", "mean"));
-    return set_loss(g, finish(g, y));
+    return set_loss(g, kn_node_done(g, y));
 }
 
 int kn_nll_loss(kn_graph *g, int log_probs, int labels)
@@ -331,15 +328,15 @@ int kn_nll_loss(kn_graph *g, int log_probs, int labels)
     int node, y = kn_node1(g, "NegativeLogLikelihoodLoss", 2, (int[]){log_probs, labels}, &node);
     if (y < 0) return -1;
     set_status(g, kn_node_set_string(g, node, "reduction", "mean"));
-    return set_loss(g, finish(g, y));
+    return set_loss(g, kn_node_done(g, y));
 }
 
 int kn_mse_loss(kn_graph *g, int pred, int target)
 {
-    int d = kn_node1(g, "Sub", 2, (int[]){pred, target}, NULL);
-    int sq = kn_node1(g, "Mul", 2, (int[]){d, d}, NULL);
+    int d = kn_node_done(g, kn_node1(g, "Sub", 2, (int[]){pred, target}, NULL));
+    int sq = kn_node_done(g, kn_node1(g, "Mul", 2, (int[]){d, d}, NULL));
     int node, y = kn_node1(g, "ReduceMean", 1, &sq, &node);
     if (y < 0) return -1;
     set_status(g, kn_node_set_int(g, node, "keepdims", 0));
-    return set_loss(g, finish(g, y));
+    return set_loss(g, kn_node_done(g, y));
 }

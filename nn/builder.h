@@ -54,8 +54,10 @@ int kn_softmax_cross_entropy(kn_graph *g, int logits, int labels); /* int64 labe
 int kn_nll_loss(kn_graph *g, int log_probs, int labels);
 int kn_mse_loss(kn_graph *g, int pred, int target);
 
-/* Low level: add a node with one output, attributes set by the caller on the returned node. */
+/* Low level: add a node with one output and return it; set attributes on *node_out, then
+ * call kn_node_done(g, y) to infer y's shape (later builders read it). */
 int kn_node1(kn_graph *g, const char *op, int n_in, const int *in, int *node_out);
+int kn_node_done(kn_graph *g, int y);
 /* A parameter initialised U(-bound, bound) (bound 0: zeros). */
 int kn_param_uniform(kn_graph *g, const char *name, int ndim, const int64_t *shape, float bound);
 int kn_param_fill(kn_graph *g, const char *name, int ndim, const int64_t *shape, float value,
