@@ -20,5 +20,7 @@
 #include "nn/graph.h"
 #include "nn/op.h"
 #include "nn/session.h"
+#include "nn/data/data.h"
+#include "optim/optim.h"
 
 #endif
