@@ -398,6 +398,8 @@ Test(optimizer, steps_a_training_session)
         else if (!strcmp(name, "B")) T_ASSERT_CLOSE((const float *)p->data, bexp, 4, 1e-5, 1e-6);
         else cr_assert_fail("unexpected parameter %s", name);
     }
+    /* The session shares parameter storage with the caller's graph: the update shows there. */
+    T_ASSERT_CLOSE((const float *)g->values[w].data.data, wexp, 12, 1e-5, 1e-6);
     kn_optimizer_free(o);
     kn_session_free(s);
     kn_graph_free(g);
