@@ -150,6 +150,8 @@ kn_status kn_batch_next(kn_batch_iter *it, const kn_tensor **x, const kn_tensor 
 {
     *x = NULL;
     *y = NULL;
+    *count = 0;
+    if (!it) return kn_error(KN_ERR_INVALID, "kn_batch_next: no iterator");
     kn_tensor_release(&it->xv);
     kn_tensor_release(&it->yv);
     KN_TRY(fill(it, it->x.data, it->y.data, count));
@@ -167,6 +169,7 @@ kn_status kn_batch_next(kn_batch_iter *it, const kn_tensor **x, const kn_tensor 
 kn_status kn_batch_next_into(kn_batch_iter *it, kn_tensor *x, kn_tensor *y, int64_t *count)
 {
     *count = 0;
+    if (!it) return kn_error(KN_ERR_INVALID, "kn_batch_next_into: no iterator");
     int nd;
     int64_t shape[4];
     char want[96], got[96];
