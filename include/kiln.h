@@ -22,5 +22,9 @@
 #include "nn/session.h"
 #include "nn/builder.h"
 #include "nn/models.h"
+#include "nn/passes/passes.h"
+#include "nn/data/data.h"
+#include "optim/optim.h"
+#include "optim/train.h"
 
 #endif

@@ -35,5 +35,11 @@ kn_status kn_cpu_binary_bwd(kn_binop op, const kn_bcast *bc, const float *a, con
 /* misc: pad.c, where.c, dropout.c */
 
 /* optim.c */
+kn_status kn_cpu_sgd_step(int64_t n, float *p, const float *g, float *vel, float lr,
+                          float momentum, float dampening, float weight_decay, bool nesterov,
+                          bool first_step);
+kn_status kn_cpu_adam_step(int64_t n, float *p, const float *g, float *m, float *v, float lr,
+                           float beta1, float beta2, float eps, float weight_decay,
+                           bool decoupled, int64_t step);
 
 #endif

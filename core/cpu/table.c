@@ -48,4 +48,6 @@ const kn_kernels kn_cpu_kernels = {
     /* misc: pad, where, dropout */
 
     /* optim */
+    .sgd_step = kn_cpu_sgd_step,
+    .adam_step = kn_cpu_adam_step,
 };
