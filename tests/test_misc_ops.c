@@ -572,6 +572,7 @@ Test(dropout, training_statistics_and_opset12_inputs)
     ins3[1] = &tr;
     cr_assert_eq(run1("Dropout", 13, 3, ins3, 2, outs, NULL), KN_ERR_INVALID);
     cr_assert(strstr(kn_last_error(), "n0") && strstr(kn_last_error(), "ratio"), "%s", kn_last_error());
+    release_all(outs, 2); /* allocated before forward refused */
     kn_tensor_release(&x); kn_tensor_release(&tr); kn_tensor_release(&tm);
 }
 
@@ -620,6 +621,49 @@ Test(dropout, gradients)
     T_OK(kn_node_set_float(g, node, "ratio", 0.4f));
     t_gradcheck(g, node, ins, 1, true, 1e-2f, 1e-3, 1e-4);  /* training: the helper's fixed seed fixes the mask */
     t_gradcheck(g, node, ins, 1, false, 1e-2f, 1e-3, 1e-4); /* inference: identity */
+    kn_graph_free(g);
+    kn_tensor_release(&x);
+}
+
+/* Dropout inside a training session: the output is unshared from its input, and the
+ * parameter gradient follows the mask: loss = sum(Dropout(x * w)), dL/dw = x * mask * 2. */
+Test(dropout, training_session_backward)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    g->opset = 13;
+    int64_t shape[1] = {64};
+    kn_tensor w = t_new_rand(60, 0.5f, 1.5f, 1, 64), x = t_new_rand(61, 0.5f, 1.5f, 1, 64);
+    int xi, wi, yi, di, n;
+    T_OK(kn_graph_add_input(g, "x", KN_FLOAT, 1, shape, &xi));
+    T_OK(kn_graph_add_initializer(g, "w", &w, KN_VALUE_PARAM, &wi));
+    T_OK(kn_graph_add_value(g, "y", KN_UNDEFINED, -1, NULL, &yi));
+    T_OK(kn_graph_add_value(g, "d", KN_UNDEFINED, -1, NULL, &di));
+    T_OK(kn_graph_add_node(g, "Mul", "", "mul", 2, (int[]){xi, wi}, 1, &yi, &n));
+    T_OK(kn_graph_add_node(g, "Dropout", "", "drop", 1, &yi, 1, &di, &n));
+    T_OK(kn_graph_add_output(g, di));
+    g->loss = di;
+    kn_session_opts o = kn_session_defaults();
+    o.training = true;
+    o.seed = 5;
+    kn_session *s;
+    T_OK(kn_session_create(&s, g, &o));
+    const kn_tensor *feed[1] = {&x};
+    T_OK(kn_session_run(s, feed, 1));
+    const kn_tensor *y = kn_session_value(s, "y"), *d = kn_session_value(s, "d");
+    cr_assert(y && d && y->data != d->data, "training dropout writes its own buffer");
+    const float *X = x.data, *Y = y->data, *D = d->data, *W = kn_session_param(s, 0)->data;
+    int dropped = 0;
+    for (int i = 0; i < 64; i++) {
+        cr_assert_float_eq(Y[i], X[i] * W[i], 1e-6, "the Mul output is intact");
+        dropped += D[i] == 0.0f;
+    }
+    cr_assert(dropped > 10 && dropped < 54, "about half dropped: %d", dropped);
+    T_OK(kn_session_backward(s));
+    const float *G = kn_session_grad(s, 0)->data;
+    for (int i = 0; i < 64; i++)
+        cr_assert_float_eq(G[i], D[i] != 0.0f ? 2.0f * X[i] : 0.0f, 1e-5, "dL/dw[%d]", i);
+    kn_session_free(s);
     kn_graph_free(g);
     kn_tensor_release(&x);
 }

@@ -57,6 +57,7 @@ static void float_range(const clip_bounds *b, float *lo, float *hi)
 
 static kn_status clip_infer(kn_op_ctx *c)
 {
+    KN_TRY(kn_require_inputs(c, 1));
     const kn_tensor *x = c->in[0];
     if (x->dtype == KN_BOOL || x->dtype == KN_STRING || x->dtype == KN_FLOAT16 || x->dtype == KN_UNDEFINED)
         return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "Clip on %s is not supported", kn_dtype_name(x->dtype));

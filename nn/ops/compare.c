@@ -42,6 +42,7 @@ static kn_status mod_opcode(const kn_op_ctx *c, kn_dtype dt, kn_binop *op)
 
 static kn_status cmp_infer(kn_op_ctx *c, const cmp_spec *s)
 {
+    KN_TRY(kn_require_inputs(c, 2));
     const kn_tensor *a = c->in[0], *b = c->in[1];
     if (c->opset < s->min_opset)
         return kn_node_error(c->node, KN_ERR_INVALID, "%s needs opset %d (model has %d)", c->node->op_type, s->min_opset,
@@ -92,6 +93,7 @@ CMP_OP(mod, "Mod", KN_BIN_MOD, CMP_NUMERIC, false, 10)
 /* Not: y = x XOR true, the constant as a broadcast scalar in the workspace. */
 static kn_status not_infer(kn_op_ctx *c)
 {
+    KN_TRY(kn_require_inputs(c, 1));
     const kn_tensor *x = c->in[0];
     if (x->dtype != KN_BOOL)
         return kn_node_error(c->node, KN_ERR_SHAPE, "Not takes bool, got %s", kn_dtype_name(x->dtype));

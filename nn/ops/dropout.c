@@ -7,7 +7,8 @@
  * training_mode is true; otherwise it is the identity with an all-true mask.
  * Active: keep-probability 1 - ratio from a seed drawn from the session RNG,
  * output scaled by 1 / (1 - ratio); the mask stays in state[0] for backward.
- * The `seed` attribute is not used: the session RNG (kn_session_opts.seed)
+ * Opsets 1-6 are read like 7 (their `is_test` attribute is not consulted:
+ * the session decides). The `seed` attribute is not used: the session RNG (kn_session_opts.seed)
  * makes runs reproducible and gives every step a fresh mask.
  *
  * KN_OP_VIEW: as the identity the output may share the input's buffer. When
@@ -43,6 +44,7 @@ static kn_status dropout_params(const kn_op_ctx *c, float *ratio, bool *active)
 
 static kn_status dropout_infer(kn_op_ctx *c)
 {
+    KN_TRY(kn_require_inputs(c, 1));
     const kn_tensor *x = c->in[0], *r = KN_IN(c, 1), *t = KN_IN(c, 2);
     if (c->opset < 12 && (r || t))
         return kn_node_error(c->node, KN_ERR_INVALID, "ratio and training_mode inputs need opset 12 (model has %d)",

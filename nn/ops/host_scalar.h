@@ -47,6 +47,14 @@ static inline kn_status kn_host_i64(const kn_tensor *t, int64_t i, int64_t *v)
     return KN_OK;
 }
 
+/* Inputs 0..n-1 must be present (not omitted). */
+static inline kn_status kn_require_inputs(const kn_op_ctx *c, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!KN_IN(c, i)) return kn_node_error(c->node, KN_ERR_INVALID, "input %d is required", i);
+    return KN_OK;
+}
+
 /* v converted to dtype, as the element's bytes in the low bits of *bits. */
 static inline kn_status kn_value_bits(kn_dtype dtype, double v, uint64_t *bits)
 {

@@ -4,7 +4,7 @@
  * when B has no batch dims (A's batch folds into M), else one per output
  * batch matrix. Backward accumulates with beta = 1 GEMMs, which also sums
  * over the batch dims an input was broadcast along. */
-#include "nn/op.h"
+#include "nn/ops/host_scalar.h"
 
 #include <string.h>
 
@@ -38,6 +38,7 @@ static kn_status mm_shapes(const kn_op_ctx *c, const kn_tensor *a, const kn_tens
 
 static kn_status matmul_infer(kn_op_ctx *c)
 {
+    KN_TRY(kn_require_inputs(c, 2));
     const kn_tensor *a = c->in[0], *b = c->in[1];
     if (a->dtype != KN_FLOAT || b->dtype != KN_FLOAT)
         return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "MatMul on %s x %s: only float is supported",

@@ -82,6 +82,7 @@ static kn_status read_pads(const kn_op_ctx *c, pad_args *p)
 
 static kn_status pad_infer(kn_op_ctx *c)
 {
+    KN_TRY(kn_require_inputs(c, 1));
     const kn_tensor *x = c->in[0];
     if (x->dtype == KN_STRING || x->dtype == KN_UNDEFINED)
         return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "Pad on %s is not supported", kn_dtype_name(x->dtype));

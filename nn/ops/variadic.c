@@ -11,6 +11,7 @@ static kn_binop var_binop(var_kind k) { return k == VAR_MAX ? KN_BIN_MAX : k == 
 
 static kn_status var_infer(kn_op_ctx *c, var_kind kind)
 {
+    KN_TRY(kn_require_inputs(c, 1));
     const kn_tensor *x0 = c->in[0];
     kn_dtype dt = x0->dtype;
     if (dt == KN_BOOL || dt == KN_STRING || dt == KN_FLOAT16 || dt == KN_UNDEFINED ||

@@ -5,6 +5,7 @@
 
 static kn_status where_infer(kn_op_ctx *c)
 {
+    KN_TRY(kn_require_inputs(c, 3));
     const kn_tensor *cond = c->in[0], *x = c->in[1], *y = c->in[2];
     if (cond->dtype != KN_BOOL)
         return kn_node_error(c->node, KN_ERR_SHAPE, "condition must be bool, got %s", kn_dtype_name(cond->dtype));
