@@ -73,6 +73,9 @@ typedef struct kn_bcast {
 /* Fill b from two shapes; KN_ERR_SHAPE (with both shapes in the message) if they don't broadcast. */
 kn_status kn_bcast_init(kn_bcast *b, int na, const int64_t *sa, int nb, const int64_t *sb);
 
+/* Pad modes (ONNX Pad `mode`), for the pad kernels of the misc ops. */
+typedef enum kn_pad_mode { KN_PAD_CONSTANT, KN_PAD_REFLECT, KN_PAD_EDGE, KN_PAD_WRAP } kn_pad_mode;
+
 typedef enum kn_redop {
     KN_RED_SUM, KN_RED_MEAN, KN_RED_MAX, KN_RED_MIN, KN_RED_PROD, KN_RED_L1, KN_RED_L2,
     KN_RED_LOG_SUM, KN_RED_LOG_SUM_EXP, KN_RED_SUM_SQUARE
@@ -207,6 +210,36 @@ typedef struct kn_kernels {
     /* --- kernels added with the shape/data ops --- */
 
     /* --- kernels added with the misc ops (pad, where, dropout, matmul...) --- */
+
+    /* y[i] = value for n elements of elem (1, 2, 4 or 8) bytes; value holds the element's
+     * bytes in its low elem bytes (host byte order), so no device pointer is needed. */
+    kn_status (*fill)(size_t elem, int64_t n, uint64_t value, void *y);
+    /* Pad x (ndim, shape) into y, any dtype of elem bytes. Per dim d, begin[d] / end[d]
+     * elements are added before / after (negative: that many are cropped first). Constant
+     * mode writes `value` (as in fill); reflect (numpy 'reflect', no edge repeat), edge and
+     * wrap read the cropped input, which must be non-empty where they pad. */
+    kn_status (*pad)(kn_pad_mode mode, size_t elem, int ndim, const int64_t *shape,
+                     const int64_t *begin, const int64_t *end, uint64_t value, const void *x,
+                     void *y);
+    /* Float32 gradient of pad: gx += the sum of gy over the outputs read from each x. */
+    kn_status (*pad_bwd)(kn_pad_mode mode, int ndim, const int64_t *shape, const int64_t *begin,
+                         const int64_t *end, const float *gy, float *gx);
+    /* out = cond ? x : y over bc->shape: bc->astride walks x, bc->bstride walks y, cstride
+     * (bc->ndim entries) walks the bool condition; 0 on broadcast dims. Any dtype. */
+    kn_status (*where)(size_t elem, const kn_bcast *bc, const int64_t *cstride,
+                       const uint8_t *cond, const void *x, const void *y, void *out);
+    /* Float32; accumulates gx += cond ? gout : 0 and gy += cond ? 0 : gout (either may be
+     * NULL), reducing over broadcast dims. */
+    kn_status (*where_bwd)(const kn_bcast *bc, const int64_t *cstride, const uint8_t *cond,
+                           const float *gout, float *gx, float *gy);
+    /* Dropout over n floats: mask[i] = (u(seed, i) >= ratio) with u a counter-based uniform
+     * in [0, 1) (the same mask for a seed on every device and thread count), and
+     * y = x * mask * scale. x and y may alias. */
+    kn_status (*dropout_fwd)(int64_t n, float ratio, float scale, uint64_t seed, const float *x,
+                             float *y, uint8_t *mask);
+    /* gx += gy * mask * scale. */
+    kn_status (*dropout_bwd)(int64_t n, float scale, const uint8_t *mask, const float *gy,
+                             float *gx);
 
     /* --- kernels added with normalization/softmax/reduce --- */
 

@@ -33,6 +33,20 @@ kn_status kn_cpu_binary_bwd(kn_binop op, const kn_bcast *bc, const float *a, con
 /* transpose.c, copy.c, gather.c, cast.c */
 
 /* misc: pad.c, where.c, dropout.c */
+kn_status kn_cpu_fill(size_t elem, int64_t n, uint64_t value, void *y);
+kn_status kn_cpu_pad(kn_pad_mode mode, size_t elem, int ndim, const int64_t *shape,
+                     const int64_t *begin, const int64_t *end, uint64_t value, const void *x,
+                     void *y);
+kn_status kn_cpu_pad_bwd(kn_pad_mode mode, int ndim, const int64_t *shape, const int64_t *begin,
+                         const int64_t *end, const float *gy, float *gx);
+kn_status kn_cpu_where(size_t elem, const kn_bcast *bc, const int64_t *cstride,
+                       const uint8_t *cond, const void *x, const void *y, void *out);
+kn_status kn_cpu_where_bwd(const kn_bcast *bc, const int64_t *cstride, const uint8_t *cond,
+                           const float *gout, float *gx, float *gy);
+kn_status kn_cpu_dropout_fwd(int64_t n, float ratio, float scale, uint64_t seed, const float *x,
+                             float *y, uint8_t *mask);
+kn_status kn_cpu_dropout_bwd(int64_t n, float scale, const uint8_t *mask, const float *gy,
+                             float *gx);
 
 /* optim.c */
 kn_status kn_cpu_sgd_step(int64_t n, float *p, const float *g, float *vel, float lr,

@@ -46,6 +46,13 @@ const kn_kernels kn_cpu_kernels = {
     /* transpose, copy, gather, cast */
 
     /* misc: pad, where, dropout */
+    .fill = kn_cpu_fill,
+    .pad = kn_cpu_pad,
+    .pad_bwd = kn_cpu_pad_bwd,
+    .where = kn_cpu_where,
+    .where_bwd = kn_cpu_where_bwd,
+    .dropout_fwd = kn_cpu_dropout_fwd,
+    .dropout_bwd = kn_cpu_dropout_bwd,
 
     /* optim */
     .sgd_step = kn_cpu_sgd_step,
