@@ -269,6 +269,8 @@ Test(op_sce, errors_name_the_node)
     cr_assert_eq(o.ndim, 2);
     cr_assert_eq(o.shape[0], KN_DIM_UNKNOWN);
     cr_assert_eq(o.shape[1], 4);
+    kn_tensor_release(&outs[0]);
+    for (int i = 0; i < KN_OP_MAX_STATE; i++) kn_tensor_release(&state[i]);
     kn_tensor_release(&x); kn_tensor_release(&lab);
     kn_graph_free(g);
 }
