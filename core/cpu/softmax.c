@@ -15,8 +15,9 @@ static void softmax_col(bool is_log, int64_t dim, int64_t st, const float *x, fl
     double s = 0;
     if (is_log) {
         for (int64_t d = 0; d < dim; d++) s += expf(x[d * st] - m);
-        const float lse = m + (float)log(s);
-        for (int64_t d = 0; d < dim; d++) y[d * st] = x[d * st] - lse;
+        /* (x - m) - log(s), not x - (m + log(s)): m + log(s) rounds away log(s) when m is large */
+        const float ls = (float)log(s);
+        for (int64_t d = 0; d < dim; d++) y[d * st] = (x[d * st] - m) - ls;
     } else {
         for (int64_t d = 0; d < dim; d++) {
             const float e = expf(x[d * st] - m);
