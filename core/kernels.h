@@ -242,6 +242,28 @@ typedef struct kn_kernels {
                              float *gx);
 
     /* --- kernels added with normalization/softmax/reduce --- */
+    /* Gradient of reduce for any set of axes: bc's output shape is x's shape, astride
+     * x's contiguous strides, bstride y's keepdims strides (0 on reduced dims); count
+     * is the number of elements reduced into each y. Accumulates gx += gy * dy/dx.
+     * MAX/MIN pass the whole gradient to every element equal to the result. */
+    kn_status (*reduce_bwd)(kn_redop op, const kn_bcast *bc, int64_t count, const float *x,
+                            const float *y, const float *gy, float *gx);
+    /* ArgMax / ArgMin over dim of [outer, dim, inner] into int64 [outer, inner]. Ties give
+     * the first index (the last with select_last); NaN counts as the extreme (numpy). */
+    kn_status (*argreduce)(bool is_min, bool select_last, int64_t outer, int64_t dim,
+                           int64_t inner, const float *x, int64_t *y);
+    /* Negative log-likelihood on log-probabilities [n, c, inner], labels, weights,
+     * ignore_index and reduction as softmax_xent_*; bwd accumulates into gx. */
+    kn_status (*nll_fwd)(int64_t n, int64_t c, int64_t inner, const float *x,
+                         const int64_t *labels, const float *weights, int64_t ignore_index,
+                         int reduction, float *loss);
+    kn_status (*nll_bwd)(int64_t n, int64_t c, int64_t inner, const int64_t *labels,
+                         const float *weights, int64_t ignore_index, int reduction,
+                         const float *gloss, float *gx);
+    /* ONNX LRN across channels of [n, c, spatial]:
+     * y = x / (bias + alpha / size * sum of x^2 over the channel window)^beta. */
+    kn_status (*lrn)(int64_t n, int64_t c, int64_t spatial, int64_t size, float alpha,
+                     float beta, float bias, const float *x, float *y);
 
     /* --- kernels added with conv/pool --- */
 } kn_kernels;

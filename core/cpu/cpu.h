@@ -27,8 +27,43 @@ kn_status kn_cpu_binary_bwd(kn_binop op, const kn_bcast *bc, const float *a, con
 /* pool.c */
 
 /* batchnorm.c */
+kn_status kn_cpu_batchnorm_infer(int64_t n, int64_t c, int64_t spatial, const float *x,
+                                 const float *scale, const float *bias, const float *mean,
+                                 const float *var, float eps, float *y);
+kn_status kn_cpu_batchnorm_train(int64_t n, int64_t c, int64_t spatial, const float *x,
+                                 const float *scale, const float *bias, float eps, float momentum,
+                                 float *running_mean, float *running_var, float *y,
+                                 float *save_mean, float *save_invstd);
+kn_status kn_cpu_batchnorm_bwd(int64_t n, int64_t c, int64_t spatial, const float *x,
+                               const float *gy, const float *scale, const float *save_mean,
+                               const float *save_invstd, float *gx, float *gscale, float *gbias);
+kn_status kn_cpu_lrn(int64_t n, int64_t c, int64_t spatial, int64_t size, float alpha, float beta,
+                     float bias, const float *x, float *y);
 
 /* reduce.c, softmax.c, xent.c */
+kn_status kn_cpu_reduce(kn_redop op, int64_t outer, int64_t dim, int64_t inner, const float *x,
+                        float *y);
+kn_status kn_cpu_reduce_bwd(kn_redop op, const kn_bcast *bc, int64_t count, const float *x,
+                            const float *y, const float *gy, float *gx);
+kn_status kn_cpu_argreduce(bool is_min, bool select_last, int64_t outer, int64_t dim, int64_t inner,
+                           const float *x, int64_t *y);
+kn_status kn_cpu_softmax(bool log, int64_t outer, int64_t dim, int64_t inner, const float *x,
+                         float *y);
+kn_status kn_cpu_softmax_bwd(bool log, int64_t outer, int64_t dim, int64_t inner, const float *y,
+                             const float *gy, float *gx);
+kn_status kn_cpu_softmax_xent_fwd(int64_t n, int64_t c, int64_t inner, const float *logits,
+                                  const int64_t *labels, const float *weights,
+                                  int64_t ignore_index, int reduction, float *loss,
+                                  float *log_prob);
+kn_status kn_cpu_softmax_xent_bwd(int64_t n, int64_t c, int64_t inner, const float *log_prob,
+                                  const int64_t *labels, const float *weights,
+                                  int64_t ignore_index, int reduction, const float *gloss,
+                                  float *glogits);
+kn_status kn_cpu_nll_fwd(int64_t n, int64_t c, int64_t inner, const float *x, const int64_t *labels,
+                         const float *weights, int64_t ignore_index, int reduction, float *loss);
+kn_status kn_cpu_nll_bwd(int64_t n, int64_t c, int64_t inner, const int64_t *labels,
+                         const float *weights, int64_t ignore_index, int reduction,
+                         const float *gloss, float *gx);
 
 /* transpose.c, copy.c, gather.c, cast.c */
 

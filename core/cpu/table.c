@@ -40,8 +40,21 @@ const kn_kernels kn_cpu_kernels = {
     /* pool */
 
     /* batchnorm */
+    .batchnorm_infer = kn_cpu_batchnorm_infer,
+    .batchnorm_train = kn_cpu_batchnorm_train,
+    .batchnorm_bwd = kn_cpu_batchnorm_bwd,
+    .lrn = kn_cpu_lrn,
 
     /* reduce, softmax, xent */
+    .reduce = kn_cpu_reduce,
+    .reduce_bwd = kn_cpu_reduce_bwd,
+    .argreduce = kn_cpu_argreduce,
+    .softmax = kn_cpu_softmax,
+    .softmax_bwd = kn_cpu_softmax_bwd,
+    .softmax_xent_fwd = kn_cpu_softmax_xent_fwd,
+    .softmax_xent_bwd = kn_cpu_softmax_xent_bwd,
+    .nll_fwd = kn_cpu_nll_fwd,
+    .nll_bwd = kn_cpu_nll_bwd,
 
     /* transpose, copy, gather, cast */
 
