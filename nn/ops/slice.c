@@ -68,11 +68,11 @@ static kn_status make_plan(const kn_op_ctx *c, const kn_tensor *x, slice_plan *p
         if (st > 0) {
             s = s < 0 ? 0 : (s > d ? d : s);
             e = e < 0 ? 0 : (e > d ? d : e);
-            p->count[ax] = e > s ? (e - s + st - 1) / st : 0;
+            p->count[ax] = e > s ? (e - s - 1) / st + 1 : 0; /* no overflow for huge steps */
         } else {
             s = s < 0 ? 0 : (s > d - 1 ? d - 1 : s);
             e = e < -1 ? -1 : (e > d - 1 ? d - 1 : e);
-            p->count[ax] = s > e ? (s - e + (-st) - 1) / (-st) : 0;
+            p->count[ax] = s > e ? (s - e - 1) / (-st) + 1 : 0;
         }
         p->start[ax] = p->count[ax] > 0 ? s : 0;
     }
