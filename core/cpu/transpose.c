@@ -11,16 +11,22 @@
 
 #include <string.h>
 
-#define TILE 32
+#define TILE 64
 #define PAR_MIN 65536
 
-/* y[r * ldy + c] = x[r + c * ldx] over an R x C block, in TILE x TILE tiles. */
+/* y[r * ldy + c] = x[r + c * ldx] over one tile. The tile is staged through a
+ * local buffer: x is read along r (contiguous) and y written along c
+ * (contiguous), so neither side walks a large (often power-of-two) stride
+ * in its inner loop; the strided reads hit the L1-resident buffer. */
 #define BLOCK_T(T)                                                                       \
     do {                                                                                 \
+        T buf[TILE][TILE];                                                               \
         const T *xp = (const T *)x;                                                      \
         T *yp = (T *)y;                                                                  \
+        for (int64_t c = c0; c < c1; c++)                                                \
+            for (int64_t r = r0; r < r1; r++) buf[c - c0][r - r0] = xp[r + c * ldx];    \
         for (int64_t r = r0; r < r1; r++)                                                \
-            for (int64_t c = c0; c < c1; c++) yp[r * ldy + c] = xp[r + c * ldx];        \
+            for (int64_t c = c0; c < c1; c++) yp[r * ldy + c] = buf[c - c0][r - r0];    \
     } while (0)
 
 static void tile_copy(size_t elem, const void *x, int64_t ldx, void *y, int64_t ldy, int64_t r0, int64_t r1,

@@ -75,6 +75,7 @@ static kn_status make_plan(const kn_op_ctx *c, const kn_tensor *x, slice_plan *p
             p->count[ax] = s > e ? (s - e - 1) / (-st) + 1 : 0;
         }
         p->start[ax] = p->count[ax] > 0 ? s : 0;
+        if (p->count[ax] <= 1) p->step[ax] = 1; /* one element: the step is moot (and may be huge) */
     }
     return KN_OK;
 }
