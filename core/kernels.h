@@ -208,6 +208,19 @@ typedef struct kn_kernels {
                            bool decoupled, int64_t step);
 
     /* --- kernels added with the shape/data ops --- */
+    /* y[i . ystride] = x[i . xstride] for every index i of shape (ndim <= 2 * KN_MAX_DIMS),
+     * element strides, signed: x strides may be 0 (expand, tile) or negative (reversed
+     * slices); x and y point at the element of index 0. */
+    kn_status (*copy_strided)(size_t elem, int ndim, const int64_t *shape, const void *x,
+                              const int64_t *xstride, void *y, const int64_t *ystride);
+    /* Float32 y[i . ystride] += x[i . xstride] (backward of slice, expand, transpose, concat,
+     * split). A 0 y stride sums over that dim; other y locations must be distinct. */
+    kn_status (*add_strided)(int ndim, const int64_t *shape, const float *x,
+                             const int64_t *xstride, float *y, const int64_t *ystride);
+    /* Float32 gx[o, idx[j], i] += gy[o, j, i] (Gather backward; repeated indices sum).
+     * idx already made non-negative and checked. */
+    kn_status (*gather_bwd)(int64_t outer, int64_t axis_dim, int64_t inner, const int64_t *idx,
+                            int64_t nidx, const float *gy, float *gx);
 
     /* --- kernels added with the misc ops (pad, where, dropout, matmul...) --- */
 

@@ -66,6 +66,23 @@ kn_status kn_cpu_nll_bwd(int64_t n, int64_t c, int64_t inner, const int64_t *lab
                          const float *gloss, float *gx);
 
 /* transpose.c, copy.c, gather.c, cast.c */
+kn_status kn_cpu_transpose(size_t elem, int ndim, const int64_t *shape, const int *perm,
+                           const void *x, void *y);
+kn_status kn_cpu_copy2d(int64_t rows, size_t row_bytes, const void *src, size_t src_stride,
+                        void *dst, size_t dst_stride);
+kn_status kn_cpu_copy_strided(size_t elem, int ndim, const int64_t *shape, const void *x,
+                              const int64_t *xstride, void *y, const int64_t *ystride);
+kn_status kn_cpu_add_strided(int ndim, const int64_t *shape, const float *x,
+                             const int64_t *xstride, float *y, const int64_t *ystride);
+kn_status kn_cpu_gather(size_t elem, int64_t outer, int64_t axis_dim, int64_t inner,
+                        const int64_t *idx, int64_t nidx, const void *x, void *y);
+kn_status kn_cpu_gather_bwd(int64_t outer, int64_t axis_dim, int64_t inner, const int64_t *idx,
+                            int64_t nidx, const float *gy, float *gx);
+/* Drop size-1 dims of a strided index space and merge neighbours contiguous in both
+ * operands (copy.c). Returns the new rank (0 = one element), -1 when it is empty. */
+int kn_cpu_strided_simplify(int ndim, const int64_t *shape, const int64_t *xs, const int64_t *ys,
+                            int64_t *s, int64_t *a, int64_t *b);
+kn_status kn_cpu_cast(kn_dtype from, kn_dtype to, int64_t n, const void *x, void *y);
 
 /* misc: pad.c, where.c, dropout.c */
 kn_status kn_cpu_fill(size_t elem, int64_t n, uint64_t value, void *y);

@@ -57,6 +57,13 @@ const kn_kernels kn_cpu_kernels = {
     .nll_bwd = kn_cpu_nll_bwd,
 
     /* transpose, copy, gather, cast */
+    .transpose = kn_cpu_transpose,
+    .copy2d = kn_cpu_copy2d,
+    .copy_strided = kn_cpu_copy_strided,
+    .add_strided = kn_cpu_add_strided,
+    .gather = kn_cpu_gather,
+    .gather_bwd = kn_cpu_gather_bwd,
+    .cast = kn_cpu_cast,
 
     /* misc: pad, where, dropout */
     .fill = kn_cpu_fill,
