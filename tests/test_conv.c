@@ -178,7 +178,7 @@ static int conv_graph(kn_graph **g, const char *op, const char *domain, int n_in
     int ids[4], out, node;
     T_OK(kn_graph_create(g));
     for (int i = 0; i < n_in; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "in%d", i);
         if (!in[i]) { ids[i] = KN_NO_VALUE; continue; }
         T_OK(kn_graph_add_input(*g, name, in[i]->dtype, in[i]->ndim, in[i]->shape, &ids[i]));
