@@ -28,7 +28,7 @@ LDLIBS      = -lopenblas -lprotobuf-c -lz -lm -fopenmp $(EXTRA_LDFLAGS)
 
 ifeq ($(CUDA),1)
   ALL_CFLAGS += -DKN_WITH_CUDA
-  LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublasLt -lcublas -lcudart
+  LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublasLt -lcublas -lcudart -lstdc++
   NVCCFLAGS  ?= -O3 -std=c++17 -Xcompiler -fPIC,-Wall,-Werror -I. -Iinclude \
                 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80
 endif
