@@ -205,7 +205,10 @@ kn_status kn_cuda_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const floa
     kn_cuda_free(ws); /* stream order makes the immediate return to the cache safe */
     kn_cuda_free(xp);
     KN_TRY(st);
-    return kn_cuda_epilogue(d->n * d->oc, d->oh * d->ow, y, d->oh * d->ow, ep, d->oc);
+    if (!ep) return KN_OK;
+    kn_epilogue e = *ep;
+    e.bias_per_row = true; /* conv bias is one value per output channel, whatever the flag says */
+    return kn_cuda_epilogue(d->n * d->oc, d->oh * d->ow, y, d->oh * d->ow, &e, d->oc);
 }
 
 kn_status kn_cuda_conv2d_bwd_data(const kn_conv2d_desc *d, const float *w, const float *gy, float *gx,
