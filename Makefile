@@ -98,6 +98,15 @@ $(TESTS): $(TEST_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lcriterion $(LDLIBS)
 
+# Objects compiled with and without -DKN_WITH_CUDA differ: a stamp named for the setting
+# rebuilds them when CUDA flips within one BUILD directory.
+CUDA_STAMP = $(BUILD)/cuda-$(CUDA).stamp
+$(CUDA_STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/cuda-*.stamp
+	@touch $@
+$(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(TEST_OBJS) $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o): $(CUDA_STAMP)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- set-up: install what is missing (Debian) ----
