@@ -28,7 +28,7 @@ LDLIBS      = -lopenblas -lprotobuf-c -lz -lm -fopenmp $(EXTRA_LDFLAGS)
 
 ifeq ($(CUDA),1)
   ALL_CFLAGS += -DKN_WITH_CUDA
-  LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublasLt -lcublas -lcudart
+  LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublasLt -lcublas -lcudart -lstdc++
   NVCCFLAGS  ?= -O3 -std=c++17 -Xcompiler -fPIC,-Wall,-Werror -I. -Iinclude \
                 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80
 endif
@@ -97,6 +97,15 @@ $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIBA)
 $(TESTS): $(TEST_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lcriterion $(LDLIBS)
+
+# Objects compiled with and without -DKN_WITH_CUDA differ: a stamp named for the setting
+# rebuilds them when CUDA flips within one BUILD directory.
+CUDA_STAMP = $(BUILD)/cuda-$(CUDA).stamp
+$(CUDA_STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/cuda-*.stamp
+	@touch $@
+$(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(TEST_OBJS) $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o): $(CUDA_STAMP)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -122,6 +122,11 @@ static kn_status buffer_new(kn_buffer **out, size_t bytes, kn_device device, kn_
             return kn_error(KN_ERR_DEVICE, "device %s is not available in this build",
                             kn_device_name(device));
         }
+        if (!kn_device_available(device)) { /* built in, but no GPU or driver on this machine */
+            free(b);
+            return kn_error(KN_ERR_DEVICE, "device %s has no usable GPU on this machine (no device or driver found)",
+                            kn_device_name(device));
+        }
         b->ptr = k->alloc(bytes ? bytes : 1);
     }
     if (!b->ptr) {
