@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 #include "core/kernels.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +17,17 @@ const char *kn_device_name(kn_device d)
 
 size_t kn_max_alloc_bytes(void)
 {
-    static size_t cap;
-    if (!cap) {
+    /* atomic: threads (e.g. a batcher's worker and its callers) allocate concurrently;
+     * racing first calls compute the same value */
+    static _Atomic size_t cap;
+    size_t c = atomic_load_explicit(&cap, memory_order_relaxed);
+    if (!c) {
         const char *e = getenv("KILN_MAX_ALLOC_MB");
         long long mb = e ? atoll(e) : 0;
-        cap = (size_t)(mb > 0 ? mb : 8192) << 20;
+        c = (size_t)(mb > 0 ? mb : 8192) << 20;
+        atomic_store_explicit(&cap, c, memory_order_relaxed);
     }
-    return cap;
+    return c;
 }
 
 void *kn_host_alloc(size_t bytes)
@@ -102,8 +107,9 @@ kn_status kn_tensor_meta(kn_tensor *t, kn_dtype dtype, int ndim, const int64_t *
     return KN_OK;
 }
 
-static int64_t alloc_count; /* buffers allocated so far (steady-state checks) */
-int64_t kn_alloc_count(void) { return alloc_count; }
+/* buffers allocated so far (steady-state checks); atomic as any thread may allocate */
+static _Atomic int64_t alloc_count;
+int64_t kn_alloc_count(void) { return atomic_load_explicit(&alloc_count, memory_order_relaxed); }
 
 static kn_status buffer_new(kn_buffer **out, size_t bytes, kn_device device, kn_dtype dtype,
                             size_t count)
@@ -134,7 +140,7 @@ static kn_status buffer_new(kn_buffer **out, size_t bytes, kn_device device, kn_
         return kn_error(KN_ERR_NOMEM, "out of memory allocating %zu bytes on %s", bytes,
                         kn_device_name(device));
     }
-    alloc_count++;
+    atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed);
     b->bytes = bytes;
     b->refs = 1;
     b->device = device;

@@ -1,7 +1,8 @@
 /* kiln — the public C API in one header.
  *
  *   core/   tensors, dtypes, devices, errors, threads, the kernel table
- *   nn/     graph IR, ops, builders, losses, sessions (forward/backward), passes
+ *   nn/     graph IR, ops, builders, losses, sessions (forward/backward), passes,
+ *           the request batcher
  *   optim/  SGD, Adam, AdamW, LR schedules
  *   onnx/   ONNX model import/export
  *
@@ -20,6 +21,7 @@
 #include "nn/graph.h"
 #include "nn/op.h"
 #include "nn/session.h"
+#include "nn/batcher.h"
 #include "nn/builder.h"
 #include "nn/models.h"
 #include "nn/passes/passes.h"
