@@ -20,5 +20,6 @@
 #include "nn/graph.h"
 #include "nn/op.h"
 #include "nn/session.h"
+#include "onnx/onnx.h"
 
 #endif
