@@ -193,6 +193,7 @@ static kn_status add_node(importer *im, const Onnx__NodeProto *np, int idx)
     while (n_out > 0 && (!np->output[n_out - 1] || !*np->output[n_out - 1])) n_out--; /* omitted trailing outputs */
     int *ids = malloc(sizeof(int) * (size_t)(n_in + n_out + 1));
     if (!ids) return kn_error(KN_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n_in + n_out; i++) ids[i] = -1;
     kn_status st = KN_OK;
     bool poisoned = false;
     for (int i = 0; i < n_in && st == KN_OK; i++) {
