@@ -576,6 +576,7 @@ static void run_graph(const kn_graph *g, const kn_tensor *x, kn_tensor *out)
 static void export_matches(const char *act, const float *params, int n_params)
 {
     kn_graph *g = mlp(act, params, n_params, true), *back;
+    if (act && !strcmp(act, "HardSwish")) g->opset = 14; /* HardSwish is opset 14 */
     void *buf;
     size_t len;
     T_OK(kn_onnx_save_buffer(g, NULL, &buf, &len));
