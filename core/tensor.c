@@ -102,6 +102,9 @@ kn_status kn_tensor_meta(kn_tensor *t, kn_dtype dtype, int ndim, const int64_t *
     return KN_OK;
 }
 
+static int64_t alloc_count; /* buffers allocated so far (steady-state checks) */
+int64_t kn_alloc_count(void) { return alloc_count; }
+
 static kn_status buffer_new(kn_buffer **out, size_t bytes, kn_device device, kn_dtype dtype,
                             size_t count)
 {
@@ -126,6 +129,7 @@ static kn_status buffer_new(kn_buffer **out, size_t bytes, kn_device device, kn_
         return kn_error(KN_ERR_NOMEM, "out of memory allocating %zu bytes on %s", bytes,
                         kn_device_name(device));
     }
+    alloc_count++;
     b->bytes = bytes;
     b->refs = 1;
     b->device = device;

@@ -77,6 +77,9 @@ kn_status kn_tensor_copy_data(kn_tensor *dst, const kn_tensor *src);
 /* Drop the buffer reference and reset to a shape-only tensor. */
 void kn_tensor_release(kn_tensor *t);
 
+/* Number of buffers allocated so far in this process (for steady-state checks). */
+int64_t kn_alloc_count(void);
+
 /* Heap tensors for API users: kn_tensor_create allocates zeroed host memory,
  * kn_tensor_free releases the storage and the struct. */
 kn_status kn_tensor_create(kn_tensor **out, kn_dtype dtype, int ndim, const int64_t *shape);

@@ -20,6 +20,8 @@
 #include "nn/graph.h"
 #include "nn/op.h"
 #include "nn/session.h"
+#include "nn/builder.h"
+#include "nn/models.h"
 #include "onnx/onnx.h"
 
 #endif

@@ -2,6 +2,7 @@
  * node through the device's kernel table, run backward in reverse order. */
 #include "nn/session.h"
 #include "nn/op.h"
+#include "nn/passes/passes.h"
 #include "core/threads.h"
 
 #include <stdlib.h>
@@ -20,8 +21,14 @@ struct kn_session {
     kn_tensor *grads;
     bool *needs_grad;
     kn_tensor *state; /* n_nodes * KN_OP_MAX_STATE */
-    void *ws;
-    size_t ws_bytes;
+    kn_tensor ws;     /* scratch shared by all nodes (uint8) */
+    kn_pass_report report;
+    bool optimized;
+    /* level-2 memory plan: planned values are views into one arena, valid for plan_shapes */
+    bool *planned;
+    kn_tensor arena;
+    bool plan_valid;
+    int64_t plan_shapes[16][KN_MAX_DIMS + 1];
     kn_rng rng;
     int *params;
     int n_params;
@@ -53,9 +60,9 @@ void kn_session_free(kn_session *s)
         if (s->state)
             for (int i = 0; i < s->g->n_nodes * KN_OP_MAX_STATE; i++) kn_tensor_release(&s->state[i]);
     }
-    if (s->ws) {
-        if (s->k && s->k->free) s->k->free(s->ws);
-    }
+    kn_tensor_release(&s->ws);
+    kn_tensor_release(&s->arena);
+    free(s->planned);
     free(s->vals);
     free(s->grads);
     free(s->needs_grad);
@@ -142,6 +149,13 @@ kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_sess
     if (s->opts.threads > 0) kn_set_num_threads(s->opts.threads);
     kn_rng_seed(&s->rng, s->opts.seed);
     if ((st = kn_graph_clone(&s->g, src)) != KN_OK) { free(s); return st; }
+    if (!s->opts.training && s->opts.level > 0) {
+        if ((st = kn_graph_optimize(s->g, s->opts.level, s->opts.disabled_passes, &s->report)) != KN_OK) {
+            kn_session_free(s);
+            return st;
+        }
+        s->optimized = true;
+    }
     if (s->opts.training && s->g->loss < 0) {
         kn_session_free(s);
         return kn_error(KN_ERR_INVALID, "a training session needs a graph with a loss");
@@ -154,7 +168,8 @@ kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_sess
     s->state = calloc(nn * KN_OP_MAX_STATE, sizeof *s->state);
     s->node_seconds = calloc(nn, sizeof *s->node_seconds);
     s->node_calls = calloc(nn, sizeof *s->node_calls);
-    if (!s->vals || !s->grads || !s->needs_grad || !s->state || !s->node_seconds || !s->node_calls) {
+    s->planned = calloc(nv, sizeof *s->planned);
+    if (!s->planned || !s->vals || !s->grads || !s->needs_grad || !s->state || !s->node_seconds || !s->node_calls) {
         kn_session_free(s);
         return kn_error(KN_ERR_NOMEM, "out of memory creating a session");
     }
@@ -178,12 +193,10 @@ const kn_graph *kn_session_graph(const kn_session *s) { return s->g; }
 
 static kn_status grow_ws(kn_session *s, size_t need)
 {
-    if (need <= s->ws_bytes) return KN_OK;
-    if (s->ws) s->k->free(s->ws);
-    s->ws = s->k->alloc(need);
-    s->ws_bytes = s->ws ? need : 0;
-    if (!s->ws) return kn_error(KN_ERR_NOMEM, "out of memory for %zu bytes of workspace on %s", need, s->k->name);
-    return KN_OK;
+    if (need <= (size_t)kn_tensor_numel(&s->ws) && s->ws.data) return KN_OK;
+    kn_tensor_release(&s->ws);
+    int64_t n = (int64_t)need;
+    return kn_tensor_init_on(&s->ws, KN_UINT8, 1, &n, s->opts.device);
 }
 
 static kn_status node_context(const kn_node *n, kn_status st)
@@ -238,15 +251,15 @@ static kn_status run_node(kn_session *s, int ni)
             continue;
         }
         if (o->data && o->buf && o->dtype == meta[j].dtype && kn_shape_equal(o->ndim, o->shape, meta[j].ndim, meta[j].shape) &&
-            o->buf->refs == 1)
-            continue; /* steady state: reuse the buffer */
+            (o->buf->refs == 1 || s->planned[n->outputs[j]]))
+            continue; /* steady state: reuse the buffer (own, or its slot in the planned arena) */
         kn_tensor_release(o);
         KN_TRY(node_context(n, kn_tensor_init_on(o, meta[j].dtype, meta[j].ndim, meta[j].shape, s->opts.device)));
     }
     if (n->op->workspace) {
         c.ws_bytes = n->op->workspace(&c);
         KN_TRY(grow_ws(s, c.ws_bytes));
-        c.ws = s->ws;
+        c.ws = s->ws.data;
     }
     double t0 = s->opts.profile ? now_seconds() : 0;
     KN_TRY(node_context(n, n->op->forward(&c)));
@@ -293,11 +306,150 @@ static kn_status bind_inputs(kn_session *s, const kn_tensor *const *inputs, int 
     return KN_OK;
 }
 
+/* ---- level-2 memory plan ----
+ * After a run with new input shapes, every intermediate that is not a graph
+ * output and owns its buffer gets an offset in one arena, chosen so values
+ * whose lifetimes overlap never share bytes (greedy, largest first, as in
+ * ggml-alloc / onnx2c's unionize). Views (Reshape...) extend the lifetime of
+ * the buffer they alias. The plan holds while input shapes repeat. */
+
+static bool same_input_shapes(const kn_session *s, const kn_tensor *const *inputs, int n)
+{
+    if (n > 16) return false;
+    for (int i = 0; i < n; i++) {
+        if (s->plan_shapes[i][0] != inputs[i]->ndim) return false;
+        for (int d = 0; d < inputs[i]->ndim; d++)
+            if (s->plan_shapes[i][d + 1] != inputs[i]->shape[d]) return false;
+    }
+    return true;
+}
+
+static void drop_plan(kn_session *s)
+{
+    for (int v = 0; v < s->g->n_values; v++)
+        if (s->planned[v]) {
+            kn_tensor_release(&s->vals[v]); /* the next run allocates it afresh */
+            s->planned[v] = false;
+        }
+    kn_tensor_release(&s->arena);
+    s->plan_valid = false;
+}
+
+typedef struct { int v; int64_t first, last; size_t bytes, offset; } interval;
+
+static kn_status make_plan(kn_session *s, const kn_tensor *const *inputs, int n_inputs)
+{
+    kn_graph *g = s->g;
+    int nv = g->n_values;
+    int *root = malloc(sizeof(int) * (size_t)nv), *pos = malloc(sizeof(int) * (size_t)nv);
+    int64_t *last = malloc(sizeof(int64_t) * (size_t)nv);
+    interval *iv = malloc(sizeof(interval) * (size_t)nv);
+    bool *pinned = calloc((size_t)nv, 1);
+    kn_status st = KN_OK;
+    if (!root || !pos || !last || !iv || !pinned) { st = kn_error(KN_ERR_NOMEM, "out of memory planning memory"); goto done; }
+    for (int v = 0; v < nv; v++) { root[v] = v; pos[v] = -1; last[v] = -1; }
+    for (int oi = 0; oi < s->n_order; oi++) {
+        const kn_node *n = &g->nodes[s->order[oi]];
+        for (int j = 0; j < n->n_outputs; j++) pos[n->outputs[j]] = oi;
+        if ((n->op->flags & KN_OP_VIEW) && n->n_inputs > 0 && n->inputs[0] >= 0 && s->vals[n->outputs[0]].data &&
+            s->vals[n->outputs[0]].buf == s->vals[n->inputs[0]].buf)
+            root[n->outputs[0]] = root[n->inputs[0]];
+    }
+    for (int oi = 0; oi < s->n_order; oi++) {
+        const kn_node *n = &g->nodes[s->order[oi]];
+        for (int j = 0; j < n->n_inputs; j++)
+            if (n->inputs[j] >= 0 && last[root[n->inputs[j]]] < oi) last[root[n->inputs[j]]] = oi;
+    }
+    for (int i = 0; i < g->n_outputs; i++) pinned[root[g->outputs[i]]] = true;
+    int count = 0;
+    for (int v = 0; v < nv; v++) {
+        kn_tensor *t = &s->vals[v];
+        if (root[v] != v || pinned[v] || pos[v] < 0 || !t->data || !t->buf || t->buf->refs != 1) continue;
+        /* values aliased by views keep refs > 1; count those aliases out */
+        iv[count++] = (interval){v, pos[v], last[v] < pos[v] ? pos[v] : last[v], (kn_tensor_bytes(t) + 63) / 64 * 64, 0};
+    }
+    /* views add references to their root's buffer: recount roots whose only extra refs are views */
+    for (int v = 0; v < nv; v++) {
+        if (root[v] == v || pinned[root[v]] || pos[root[v]] < 0) continue;
+        int r = root[v];
+        bool listed = false;
+        for (int i = 0; i < count; i++) listed |= iv[i].v == r;
+        kn_tensor *t = &s->vals[r];
+        int views = 0;
+        for (int w = 0; w < nv; w++) views += root[w] == r && w != r && s->vals[w].buf == t->buf;
+        if (!listed && t->buf && t->buf->refs == 1 + views)
+            iv[count++] = (interval){r, pos[r], last[r] < pos[r] ? pos[r] : last[r], (kn_tensor_bytes(t) + 63) / 64 * 64, 0};
+    }
+    /* largest first; place each at the lowest offset free of every overlapping placed interval */
+    for (int i = 1; i < count; i++)
+        for (int j = i; j > 0 && iv[j].bytes > iv[j - 1].bytes; j--) { interval t = iv[j]; iv[j] = iv[j - 1]; iv[j - 1] = t; }
+    size_t total = 0;
+    for (int i = 0; i < count; i++) {
+        size_t off = 0;
+        bool moved = true;
+        while (moved) {
+            moved = false;
+            for (int j = 0; j < i; j++) {
+                bool overlap_t = iv[j].first <= iv[i].last && iv[i].first <= iv[j].last;
+                bool overlap_m = off < iv[j].offset + iv[j].bytes && iv[j].offset < off + iv[i].bytes;
+                if (overlap_t && overlap_m) { off = iv[j].offset + iv[j].bytes; moved = true; }
+            }
+        }
+        iv[i].offset = off;
+        if (off + iv[i].bytes > total) total = off + iv[i].bytes;
+    }
+    if (count == 0) goto done;
+    int64_t tb = (int64_t)total;
+    if ((st = kn_tensor_init_on(&s->arena, KN_UINT8, 1, &tb, s->opts.device)) != KN_OK) goto done;
+    for (int i = 0; i < count; i++) {
+        int r = iv[i].v;
+        kn_buffer *old = s->vals[r].buf;
+        void *new_data = (char *)s->arena.data + iv[i].offset;
+        /* re-point the root and its views at the arena slot */
+        for (int w = 0; w < nv; w++) {
+            if (root[w] != r || !s->vals[w].data || s->vals[w].buf != old) continue;
+            kn_tensor *t = &s->vals[w];
+            size_t delta = (size_t)((char *)t->data - (char *)old->ptr);
+            kn_tensor_release(t);
+            t->data = (char *)new_data + delta;
+            t->buf = s->arena.buf;
+            t->buf->refs++;
+            s->planned[w] = true;
+        }
+    }
+    for (int i = 0; i < n_inputs && i < 16; i++) {
+        s->plan_shapes[i][0] = inputs[i]->ndim;
+        for (int d = 0; d < inputs[i]->ndim; d++) s->plan_shapes[i][d + 1] = inputs[i]->shape[d];
+    }
+    s->plan_valid = true;
+done:
+    free(root); free(pos); free(last); free(iv); free(pinned);
+    return st;
+}
+
 kn_status kn_session_run(kn_session *s, const kn_tensor *const *inputs, int n_inputs)
 {
+    bool plan = !s->opts.training && s->opts.level >= 2 && n_inputs <= 16;
     KN_TRY(bind_inputs(s, inputs, n_inputs));
+    if (s->plan_valid && !same_input_shapes(s, inputs, n_inputs)) drop_plan(s);
     for (int oi = 0; oi < s->n_order; oi++) KN_TRY(run_node(s, s->order[oi]));
+    if (plan && !s->plan_valid) KN_TRY(make_plan(s, inputs, n_inputs));
     return KN_OK;
+}
+
+const kn_pass_report *kn_session_pass_report(const kn_session *s) { return s->optimized ? &s->report : NULL; }
+bool kn_session_memory_planned(const kn_session *s) { return s->plan_valid; }
+
+size_t kn_session_activation_bytes(const kn_session *s)
+{
+    size_t total = s->arena.data ? kn_tensor_bytes(&s->arena) : 0;
+    for (int v = 0; v < s->g->n_values; v++) {
+        const kn_tensor *t = &s->vals[v];
+        const kn_value *val = &s->g->values[v];
+        if (!t->data || !t->buf || s->planned[v] || val->kind != KN_VALUE_INTERMEDIATE) continue;
+        if (t->buf->refs == 1) total += kn_tensor_bytes(t);
+    }
+    return total;
 }
 
 const kn_tensor *kn_session_output(const kn_session *s, int i)
@@ -372,7 +524,7 @@ kn_status kn_session_backward(kn_session *s)
         if (n->op->workspace) {
             c.ws_bytes = n->op->workspace(&c);
             KN_TRY(grow_ws(s, c.ws_bytes));
-            c.ws = s->ws;
+            c.ws = s->ws.data;
         }
         KN_TRY(node_context(n, n->op->backward(&c)));
     }

@@ -23,6 +23,7 @@ typedef struct kn_session_opts {
     int threads;      /* 0 = leave the process setting alone */
     bool profile;     /* time every node (see kn_session_profile) */
     uint64_t seed;    /* dropout RNG */
+    const char *disabled_passes; /* comma-separated pass names to skip (see nn/passes) */
 } kn_session_opts;
 
 kn_session_opts kn_session_defaults(void);
@@ -56,5 +57,27 @@ const kn_tensor *kn_session_value_grad(const kn_session *s, const char *name);
 /* Run warm-up iterations with the given inputs (plans buffers, caches algorithms). */
 kn_status kn_session_warmup(kn_session *s, const kn_tensor *const *inputs, int n_inputs,
                             int iters);
+
+/* What the optimizer did when the session was created (level 1/2); NULL at level 0. */
+struct kn_pass_report;
+const struct kn_pass_report *kn_session_pass_report(const kn_session *s);
+
+/* Memory: bytes held by activations (planned arena + unplanned buffers), and whether the
+ * level-2 memory plan (buffers reused by liveness) is active for the current input shapes. */
+size_t kn_session_activation_bytes(const kn_session *s);
+bool kn_session_memory_planned(const kn_session *s);
+
+/* Per-node profile, collected when opts.profile is set. Node i is the i-th executed node. */
+typedef struct kn_node_profile {
+    const char *name;    /* fused nodes list what they absorbed: "conv1+bn1+relu1" */
+    const char *op_type; /* "FusedConv" etc. */
+    const char *domain;
+    double seconds;      /* total over calls */
+    int64_t calls;
+    double flops;        /* per call, from the last run's shapes (0 when not counted) */
+    double bytes;        /* per call: inputs read + outputs written */
+} kn_node_profile;
+int kn_session_profile(const kn_session *s, kn_node_profile *out, int max);
+void kn_session_profile_reset(kn_session *s);
 
 #endif

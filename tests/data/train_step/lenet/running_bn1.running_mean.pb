@@ -1,0 +1,1 @@
+Bbn1.running_meanJãİÖ»wĞ=¯«A<TÁ—¼ÊMÒ<E[<

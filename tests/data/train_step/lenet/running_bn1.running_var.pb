@@ -1,0 +1,1 @@
+Bbn1.running_varJ_Éf?uSg?>g?Pg?Õ`g?r7g?

@@ -1,0 +1,194 @@
+/* Inference passes: graphs each pass must rewrite and graphs it must leave
+ * alone; optimized outputs equal unoptimized ones; the level-2 memory plan. */
+#include "helpers.h"
+#include "nn/passes/passes.h"
+
+#include <string.h>
+
+static int count_op(const kn_graph *g, const char *op)
+{
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++) n += !g->nodes[i].dead && !strcmp(g->nodes[i].op_type, op);
+    return n;
+}
+
+/* x[-1,8] -> fc1(16) -> relu -> fc2(16) -> relu -> fc3(4) */
+static kn_graph *mlp_graph(void)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    kn_graph_seed(g, 3);
+    int x = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 8});
+    int h = kn_relu(g, kn_linear(g, x, 16, "fc1"));
+    h = kn_relu(g, kn_linear(g, h, 16, "fc2"));
+    kn_output(g, kn_linear(g, h, 4, "fc3"));
+    T_OK(kn_graph_status(g));
+    return g;
+}
+
+static void run_and_compare(const kn_graph *g, int level, const char *disabled, int batch)
+{
+    kn_session *s0, *s2;
+    kn_session_opts o = kn_session_defaults();
+    T_OK(kn_session_create(&s0, g, &o));
+    o.level = level;
+    o.disabled_passes = disabled;
+    T_OK(kn_session_create(&s2, g, &o));
+    kn_tensor x = t_new_rand(11, -1, 1, 2, batch, 8);
+    const kn_tensor *ins[1] = {&x};
+    T_OK(kn_session_run(s0, ins, 1));
+    T_OK(kn_session_run(s2, ins, 1));
+    const kn_tensor *a = kn_session_output(s0, 0), *b = kn_session_output(s2, 0);
+    cr_assert(kn_tensor_same_shape(a, b));
+    T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), 1e-5, 1e-6);
+    kn_session_free(s0);
+    kn_session_free(s2);
+    kn_tensor_release(&x);
+}
+
+Test(passes, gemm_relu_fuses_and_matches)
+{
+    kn_graph *g = mlp_graph();
+    kn_graph *c;
+    T_OK(kn_graph_clone(&c, g));
+    kn_pass_report r;
+    T_OK(kn_graph_optimize(c, 2, NULL, &r));
+    cr_assert_eq(count_op(c, "FusedGemm"), 2, "fc1+relu and fc2+relu fuse");
+    cr_assert_eq(count_op(c, "Relu"), 0);
+    cr_assert_eq(count_op(c, "Gemm"), 1, "fc3 has no activation");
+    bool named = false;
+    for (int i = 0; i < c->n_nodes; i++) named |= strstr(c->nodes[i].name, "fc1+") != NULL;
+    cr_assert(named, "a fused node's name lists what it absorbed");
+    cr_assert_eq(r.nodes_before, 5);
+    cr_assert_eq(r.nodes_after, 3);
+    run_and_compare(g, 2, NULL, 5);
+    kn_graph_free(c);
+    kn_graph_free(g);
+}
+
+Test(passes, activation_with_two_consumers_is_left_alone)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    int x = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 8});
+    int h = kn_linear(g, x, 8, "fc1");
+    int r = kn_relu(g, h);
+    kn_output(g, kn_add(g, r, h)); /* fc1's output also feeds the Add */
+    T_OK(kn_graph_status(g));
+    kn_graph *c;
+    T_OK(kn_graph_clone(&c, g));
+    T_OK(kn_graph_optimize(c, 2, NULL, NULL));
+    cr_assert_eq(count_op(c, "FusedGemm"), 0);
+    cr_assert_eq(count_op(c, "Relu"), 1);
+    run_and_compare(g, 2, NULL, 3);
+    kn_graph_free(c);
+    kn_graph_free(g);
+}
+
+Test(passes, graph_output_is_not_fused_away)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    int x = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 8});
+    int h = kn_linear(g, x, 8, "fc1");
+    kn_output(g, h);
+    kn_output(g, kn_relu(g, h));
+    T_OK(kn_graph_status(g));
+    T_OK(kn_graph_optimize(g, 2, NULL, NULL));
+    cr_assert_eq(count_op(g, "FusedGemm"), 0, "fc1's output is a graph output");
+    kn_graph_free(g);
+}
+
+Test(passes, disabled_by_name)
+{
+    kn_graph *g = mlp_graph();
+    kn_pass_report r;
+    T_OK(kn_graph_optimize(g, 2, "fuse_activation", &r));
+    cr_assert_eq(count_op(g, "FusedGemm"), 0);
+    for (int i = 0; i < r.n; i++) cr_assert_str_neq(r.passes[i].name, "fuse_activation");
+    kn_graph_free(g);
+}
+
+Test(passes, constants_fold_and_dead_nodes_go)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    int x = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 4});
+    int a = kn_param_fill(g, "a", 1, (int64_t[]){4}, 2.0f, KN_VALUE_CONST);
+    int b = kn_param_fill(g, "b", 1, (int64_t[]){4}, 3.0f, KN_VALUE_CONST);
+    int ab = kn_node_done(g, kn_node1(g, "Mul", 2, (int[]){a, b}, NULL)); /* constant: 6 */
+    kn_relu(g, x); /* dead: nothing uses it */
+    kn_output(g, kn_add(g, x, ab));
+    T_OK(kn_graph_status(g));
+    kn_graph *c;
+    T_OK(kn_graph_clone(&c, g));
+    kn_pass_report r;
+    T_OK(kn_graph_optimize(c, 1, NULL, &r));
+    cr_assert_eq(count_op(c, "Mul"), 0, "Mul of two constants folds");
+    cr_assert_eq(count_op(c, "Relu"), 0, "the unused Relu is removed");
+    cr_assert_eq(c->n_nodes, 1);
+    int folded = 0, dead = 0;
+    for (int i = 0; i < r.n; i++) {
+        if (!strcmp(r.passes[i].name, "fold_constants")) folded = r.passes[i].changes;
+        if (!strcmp(r.passes[i].name, "remove_dead")) dead = r.passes[i].changes;
+    }
+    cr_assert_eq(folded, 1);
+    cr_assert_eq(dead, 1);
+    kn_session *s;
+    kn_session_opts o = kn_session_defaults();
+    o.level = 1;
+    T_OK(kn_session_create(&s, g, &o));
+    kn_tensor xt = t_new_rand(1, -1, 1, 2, 2, 4);
+    const kn_tensor *ins[1] = {&xt};
+    T_OK(kn_session_run(s, ins, 1));
+    const float *y = kn_session_output(s, 0)->data, *xd = xt.data;
+    for (int i = 0; i < 8; i++) cr_assert_float_eq(y[i], xd[i] + 6.0f, 1e-6f);
+    kn_session_free(s);
+    kn_tensor_release(&xt);
+    kn_graph_free(c);
+    kn_graph_free(g);
+}
+
+Test(passes, level2_memory_plan_reuses_buffers_and_allocates_nothing_in_steady_state)
+{
+    /* a deeper chain, fusion off so there are many intermediates to share */
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    int h = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 8});
+    for (int i = 0; i < 6; i++) h = kn_sigmoid(g, kn_linear(g, h, 8, NULL));
+    kn_output(g, h);
+    T_OK(kn_graph_status(g));
+    kn_session *s0, *s2;
+    kn_session_opts o = kn_session_defaults();
+    T_OK(kn_session_create(&s0, g, &o));
+    o.level = 2;
+    o.disabled_passes = "fuse_activation";
+    T_OK(kn_session_create(&s2, g, &o));
+    kn_tensor x = t_new_rand(5, -1, 1, 2, 32, 8);
+    const kn_tensor *ins[1] = {&x};
+    T_OK(kn_session_run(s0, ins, 1));
+    T_OK(kn_session_run(s2, ins, 1));
+    cr_assert(kn_session_memory_planned(s2));
+    cr_assert_lt(kn_session_activation_bytes(s2), kn_session_activation_bytes(s0),
+                 "planned %zu bytes vs %zu unplanned", kn_session_activation_bytes(s2), kn_session_activation_bytes(s0));
+    T_OK(kn_session_run(s2, ins, 1));
+    int64_t before = kn_alloc_count();
+    for (int i = 0; i < 5; i++) T_OK(kn_session_run(s2, ins, 1));
+    cr_assert_eq(kn_alloc_count(), before, "steady-state runs allocate nothing");
+    const kn_tensor *a = kn_session_output(s0, 0), *b = kn_session_output(s2, 0);
+    T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), 1e-6, 1e-7);
+    /* a new batch size re-plans and still matches */
+    kn_tensor x2 = t_new_rand(6, -1, 1, 2, 3, 8);
+    const kn_tensor *ins2[1] = {&x2};
+    T_OK(kn_session_run(s0, ins2, 1));
+    T_OK(kn_session_run(s2, ins2, 1));
+    a = kn_session_output(s0, 0);
+    b = kn_session_output(s2, 0);
+    cr_assert_eq(b->shape[0], 3);
+    T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), 1e-6, 1e-7);
+    kn_session_free(s0);
+    kn_session_free(s2);
+    kn_tensor_release(&x);
+    kn_tensor_release(&x2);
+    kn_graph_free(g);
+}
