@@ -247,16 +247,23 @@ static kn_status add_node(importer *im, const Onnx__NodeProto *np, int idx)
 static kn_status import_opsets(importer *im, const Onnx__ModelProto *m)
 {
     int opset = -1;
+    const char *other = NULL;
     for (size_t i = 0; i < m->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = m->opset_import[i];
         const char *dom = o->domain ? o->domain : "";
-        if (*dom && strcmp(dom, "ai.onnx")) continue; /* other domains: refused where a node uses them */
+        if (*dom && strcmp(dom, "ai.onnx")) { /* other domains: refused where a node uses them */
+            if (strcmp(dom, "kiln") && !other) other = dom;
+            continue;
+        }
         long long v = o->has_version ? (long long)o->version : -1;
         if (v < KN_ONNX_MIN_OPSET || v > KN_ONNX_MAX_OPSET)
-            return kn_error(KN_ERR_UNSUPPORTED, "opset_import: ai.onnx opset %lld is not supported (kiln reads %d..%d)", v,
-                            KN_ONNX_MIN_OPSET, KN_ONNX_MAX_OPSET);
+            return kn_error(KN_ERR_UNSUPPORTED, "opset_import: ai.onnx opset %lld is not supported (kiln reads %d..%d%s)", v,
+                            KN_ONNX_MIN_OPSET, KN_ONNX_MAX_OPSET,
+                            v < KN_ONNX_MIN_OPSET ? "; older opsets use legacy broadcast/attribute semantics" : "");
         opset = (int)v;
     }
+    if (opset < 0 && other)
+        return kn_error(KN_ERR_UNSUPPORTED, "opset_import: domain '%s' is not supported (only ai.onnx and kiln)", other);
     if (opset < 0) return kn_error(KN_ERR_FORMAT, "opset_import has no ai.onnx entry");
     im->g->opset = opset;
     return KN_OK;

@@ -686,3 +686,45 @@ Test(onnx_export, save_to_file_and_info_fields)
     kn_graph_free(g);
     unlink(path);
 }
+
+/* The exported model passes onnx.checker (full_check) and ONNX Runtime agrees with
+ * kiln, through tests/interop/check_export.py in the interop venv (`make venv`). */
+Test(onnx_export, onnx_checker_and_onnxruntime_agree, .timeout = 120)
+{
+    const char *build = getenv("KILN_TEST_BUILD") ? getenv("KILN_TEST_BUILD") : "build";
+    char py[512];
+    snprintf(py, sizeof py, "%s/venv/bin/python", build);
+    char ok[600];
+    snprintf(ok, sizeof ok, "%s/venv/.ok", build);
+    if (access(ok, F_OK) != 0) cr_skip_test("no interop venv at %s/venv (make venv)", build);
+    char dir[] = "/tmp/kiln_interopXXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    float leaky[1] = {0.1f};
+    const char *acts[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSwish", NULL};
+    for (int a = 0; a < 6; a++) {
+        kn_graph *g = mlp(acts[a], a == 1 ? leaky : NULL, a == 1 ? 1 : 0, true);
+        if (acts[a] && !strcmp(acts[a], "HardSwish")) g->opset = 14;
+        char model[256], in[256], out[256], cmd[2048];
+        snprintf(model, sizeof model, "%s/m%d.onnx", dir, a);
+        snprintf(in, sizeof in, "%s/in%d.pb", dir, a);
+        snprintf(out, sizeof out, "%s/out%d.pb", dir, a);
+        T_OK(kn_onnx_save(g, model, NULL));
+        kn_graph *inf = mlp(acts[a], a == 1 ? leaky : NULL, a == 1 ? 1 : 0, false);
+        kn_tensor x = t_new_rand(11, -2, 2, 2, 3, 4), y;
+        run_graph(inf, &x, &y);
+        T_OK(kn_tensor_save_pb(in, &x, "x"));
+        T_OK(kn_tensor_save_pb(out, &y, "y"));
+        snprintf(cmd, sizeof cmd, "%s tests/interop/check_export.py %s --inputs %s --outputs %s >/dev/null", py, model, in,
+                 out);
+        int rc = system(cmd);
+        cr_assert_eq(rc, 0, "check_export.py failed for activation %s: %s", acts[a] ? acts[a] : "none", cmd);
+        unlink(model);
+        unlink(in);
+        unlink(out);
+        kn_tensor_release(&x);
+        kn_tensor_release(&y);
+        kn_graph_free(g);
+        kn_graph_free(inf);
+    }
+    rmdir(dir);
+}
