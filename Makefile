@@ -20,7 +20,7 @@ ifeq ($(origin CUDA), undefined)
 endif
 
 OPT        ?= -O2
-CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fopenmp -g \
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fopenmp -g -fno-math-errno \
               -I. -Iinclude -I$(BUILD)/gen -I/usr/include/x86_64-linux-gnu/openblas-openmp
 CFLAGS     ?= $(OPT) $(ARCHFLAGS)
 ALL_CFLAGS  = $(CFLAGS_BASE) $(CFLAGS) $(EXTRA_CFLAGS)

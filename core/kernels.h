@@ -73,6 +73,9 @@ typedef struct kn_bcast {
 /* Fill b from two shapes; KN_ERR_SHAPE (with both shapes in the message) if they don't broadcast. */
 kn_status kn_bcast_init(kn_bcast *b, int na, const int64_t *sa, int nb, const int64_t *sb);
 
+/* Pad modes (ONNX Pad `mode`), for the pad kernels of the misc ops. */
+typedef enum kn_pad_mode { KN_PAD_CONSTANT, KN_PAD_REFLECT, KN_PAD_EDGE, KN_PAD_WRAP } kn_pad_mode;
+
 typedef enum kn_redop {
     KN_RED_SUM, KN_RED_MEAN, KN_RED_MAX, KN_RED_MIN, KN_RED_PROD, KN_RED_L1, KN_RED_L2,
     KN_RED_LOG_SUM, KN_RED_LOG_SUM_EXP, KN_RED_SUM_SQUARE
@@ -205,10 +208,75 @@ typedef struct kn_kernels {
                            bool decoupled, int64_t step);
 
     /* --- kernels added with the shape/data ops --- */
+    /* y[i . ystride] = x[i . xstride] for every index i of shape (ndim <= 2 * KN_MAX_DIMS),
+     * element strides, signed: x strides may be 0 (expand, tile) or negative (reversed
+     * slices); x and y point at the element of index 0. */
+    kn_status (*copy_strided)(size_t elem, int ndim, const int64_t *shape, const void *x,
+                              const int64_t *xstride, void *y, const int64_t *ystride);
+    /* Float32 y[i . ystride] += x[i . xstride] (backward of slice, expand, transpose, concat,
+     * split). A 0 y stride sums over that dim; other y locations must be distinct. */
+    kn_status (*add_strided)(int ndim, const int64_t *shape, const float *x,
+                             const int64_t *xstride, float *y, const int64_t *ystride);
+    /* Float32 gx[o, idx[j], i] += gy[o, j, i] (Gather backward; repeated indices sum).
+     * idx already made non-negative and checked. */
+    kn_status (*gather_bwd)(int64_t outer, int64_t axis_dim, int64_t inner, const int64_t *idx,
+                            int64_t nidx, const float *gy, float *gx);
 
     /* --- kernels added with the misc ops (pad, where, dropout, matmul...) --- */
 
+    /* y[i] = value for n elements of elem (1, 2, 4 or 8) bytes; value holds the element's
+     * bytes in its low elem bytes (host byte order), so no device pointer is needed. */
+    kn_status (*fill)(size_t elem, int64_t n, uint64_t value, void *y);
+    /* Pad x (ndim, shape) into y, any dtype of elem bytes. Per dim d, begin[d] / end[d]
+     * elements are added before / after (negative: that many are cropped first). Constant
+     * mode writes `value` (as in fill); reflect (numpy 'reflect', no edge repeat), edge and
+     * wrap read the cropped input, which must be non-empty where they pad. */
+    kn_status (*pad)(kn_pad_mode mode, size_t elem, int ndim, const int64_t *shape,
+                     const int64_t *begin, const int64_t *end, uint64_t value, const void *x,
+                     void *y);
+    /* Float32 gradient of pad: gx += the sum of gy over the outputs read from each x. */
+    kn_status (*pad_bwd)(kn_pad_mode mode, int ndim, const int64_t *shape, const int64_t *begin,
+                         const int64_t *end, const float *gy, float *gx);
+    /* out = cond ? x : y over bc->shape: bc->astride walks x, bc->bstride walks y, cstride
+     * (bc->ndim entries) walks the bool condition; 0 on broadcast dims. Any dtype. */
+    kn_status (*where)(size_t elem, const kn_bcast *bc, const int64_t *cstride,
+                       const uint8_t *cond, const void *x, const void *y, void *out);
+    /* Float32; accumulates gx += cond ? gout : 0 and gy += cond ? 0 : gout (either may be
+     * NULL), reducing over broadcast dims. */
+    kn_status (*where_bwd)(const kn_bcast *bc, const int64_t *cstride, const uint8_t *cond,
+                           const float *gout, float *gx, float *gy);
+    /* Dropout over n floats: mask[i] = (u(seed, i) >= ratio) with u a counter-based uniform
+     * in [0, 1) (the same mask for a seed on every device and thread count), and
+     * y = x * mask * scale. x and y may alias. */
+    kn_status (*dropout_fwd)(int64_t n, float ratio, float scale, uint64_t seed, const float *x,
+                             float *y, uint8_t *mask);
+    /* gx += gy * mask * scale. */
+    kn_status (*dropout_bwd)(int64_t n, float scale, const uint8_t *mask, const float *gy,
+                             float *gx);
+
     /* --- kernels added with normalization/softmax/reduce --- */
+    /* Gradient of reduce for any set of axes: bc's output shape is x's shape, astride
+     * x's contiguous strides, bstride y's keepdims strides (0 on reduced dims); count
+     * is the number of elements reduced into each y. Accumulates gx += gy * dy/dx.
+     * MAX/MIN pass the whole gradient to every element equal to the result. */
+    kn_status (*reduce_bwd)(kn_redop op, const kn_bcast *bc, int64_t count, const float *x,
+                            const float *y, const float *gy, float *gx);
+    /* ArgMax / ArgMin over dim of [outer, dim, inner] into int64 [outer, inner]. Ties give
+     * the first index (the last with select_last); NaN counts as the extreme (numpy). */
+    kn_status (*argreduce)(bool is_min, bool select_last, int64_t outer, int64_t dim,
+                           int64_t inner, const float *x, int64_t *y);
+    /* Negative log-likelihood on log-probabilities [n, c, inner], labels, weights,
+     * ignore_index and reduction as softmax_xent_*; bwd accumulates into gx. */
+    kn_status (*nll_fwd)(int64_t n, int64_t c, int64_t inner, const float *x,
+                         const int64_t *labels, const float *weights, int64_t ignore_index,
+                         int reduction, float *loss);
+    kn_status (*nll_bwd)(int64_t n, int64_t c, int64_t inner, const int64_t *labels,
+                         const float *weights, int64_t ignore_index, int reduction,
+                         const float *gloss, float *gx);
+    /* ONNX LRN across channels of [n, c, spatial]:
+     * y = x / (bias + alpha / size * sum of x^2 over the channel window)^beta. */
+    kn_status (*lrn)(int64_t n, int64_t c, int64_t spatial, int64_t size, float alpha,
+                     float beta, float bias, const float *x, float *y);
 
     /* --- kernels added with conv/pool --- */
 } kn_kernels;

@@ -22,6 +22,10 @@
 #include "nn/session.h"
 #include "nn/builder.h"
 #include "nn/models.h"
+#include "nn/passes/passes.h"
+#include "nn/data/data.h"
+#include "optim/optim.h"
+#include "optim/train.h"
 #include "onnx/onnx.h"
 
 #endif

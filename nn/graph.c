@@ -293,8 +293,8 @@ kn_status kn_graph_add_node(kn_graph *g, const char *op_type, const char *domain
     n->op = op;
     n->n_inputs = n_in;
     n->n_outputs = n_out;
-    memcpy(n->inputs, in, sizeof(int) * (size_t)n_in);
-    memcpy(n->outputs, out, sizeof(int) * (size_t)n_out);
+    if (n_in) memcpy(n->inputs, in, sizeof(int) * (size_t)n_in);
+    if (n_out) memcpy(n->outputs, out, sizeof(int) * (size_t)n_out);
     for (int i = 0; i < n_out; i++) g->values[out[i]].producer = g->n_nodes;
     if (node_id) *node_id = g->n_nodes;
     g->n_nodes++;
@@ -728,16 +728,16 @@ kn_status kn_graph_clone(kn_graph **out, const kn_graph *s)
         dn->outputs = malloc(sizeof(int) * (size_t)(sn->n_outputs ? sn->n_outputs : 1));
         dn->attrs = calloc((size_t)(sn->n_attrs ? sn->n_attrs : 1), sizeof(kn_attr));
         if (!dn->inputs || !dn->outputs || !dn->attrs) goto fail;
-        memcpy(dn->inputs, sn->inputs, sizeof(int) * (size_t)sn->n_inputs);
-        memcpy(dn->outputs, sn->outputs, sizeof(int) * (size_t)sn->n_outputs);
+        if (sn->n_inputs) memcpy(dn->inputs, sn->inputs, sizeof(int) * (size_t)sn->n_inputs);
+        if (sn->n_outputs) memcpy(dn->outputs, sn->outputs, sizeof(int) * (size_t)sn->n_outputs);
         for (int a = 0; a < sn->n_attrs; a++) {
             dn->n_attrs = a + 1;
             if ((st = attr_copy(&dn->attrs[a], &sn->attrs[a])) != KN_OK) goto fail;
         }
     }
-    memcpy(g->inputs, s->inputs, sizeof(int) * (size_t)s->n_inputs);
+    if (s->n_inputs) memcpy(g->inputs, s->inputs, sizeof(int) * (size_t)s->n_inputs);
     g->n_inputs = s->n_inputs;
-    memcpy(g->outputs, s->outputs, sizeof(int) * (size_t)s->n_outputs);
+    if (s->n_outputs) memcpy(g->outputs, s->outputs, sizeof(int) * (size_t)s->n_outputs);
     g->n_outputs = s->n_outputs;
     *out = g;
     return KN_OK;

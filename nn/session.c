@@ -244,7 +244,9 @@ static kn_status run_node(kn_session *s, int ni)
     for (int j = 0; j < n->n_outputs; j++) {
         kn_tensor *o = out[j];
         if (meta[j].dtype == KN_UNDEFINED) { kn_tensor_release(o); memset(o, 0, sizeof *o); continue; }
-        bool view = (n->op->flags & KN_OP_VIEW) && j == 0 && in[0] && in[0]->data && in[0]->dtype == meta[j].dtype;
+        /* a VIEW op aliases its input, except a random op in training (Dropout), which writes */
+        bool view = (n->op->flags & KN_OP_VIEW) && j == 0 && in[0] && in[0]->data && in[0]->dtype == meta[j].dtype &&
+                    !(s->opts.training && (n->op->flags & KN_OP_NONDETERMINISTIC));
         if (view) {
             kn_tensor_release(o);
             KN_TRY(node_context(n, kn_tensor_view(o, in[0], meta[j].ndim, meta[j].shape, 0)));

@@ -40,12 +40,41 @@ const kn_kernels kn_cpu_kernels = {
     /* pool */
 
     /* batchnorm */
+    .batchnorm_infer = kn_cpu_batchnorm_infer,
+    .batchnorm_train = kn_cpu_batchnorm_train,
+    .batchnorm_bwd = kn_cpu_batchnorm_bwd,
+    .lrn = kn_cpu_lrn,
 
     /* reduce, softmax, xent */
+    .reduce = kn_cpu_reduce,
+    .reduce_bwd = kn_cpu_reduce_bwd,
+    .argreduce = kn_cpu_argreduce,
+    .softmax = kn_cpu_softmax,
+    .softmax_bwd = kn_cpu_softmax_bwd,
+    .softmax_xent_fwd = kn_cpu_softmax_xent_fwd,
+    .softmax_xent_bwd = kn_cpu_softmax_xent_bwd,
+    .nll_fwd = kn_cpu_nll_fwd,
+    .nll_bwd = kn_cpu_nll_bwd,
 
     /* transpose, copy, gather, cast */
+    .transpose = kn_cpu_transpose,
+    .copy2d = kn_cpu_copy2d,
+    .copy_strided = kn_cpu_copy_strided,
+    .add_strided = kn_cpu_add_strided,
+    .gather = kn_cpu_gather,
+    .gather_bwd = kn_cpu_gather_bwd,
+    .cast = kn_cpu_cast,
 
     /* misc: pad, where, dropout */
+    .fill = kn_cpu_fill,
+    .pad = kn_cpu_pad,
+    .pad_bwd = kn_cpu_pad_bwd,
+    .where = kn_cpu_where,
+    .where_bwd = kn_cpu_where_bwd,
+    .dropout_fwd = kn_cpu_dropout_fwd,
+    .dropout_bwd = kn_cpu_dropout_bwd,
 
     /* optim */
+    .sgd_step = kn_cpu_sgd_step,
+    .adam_step = kn_cpu_adam_step,
 };

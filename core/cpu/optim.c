@@ -1,0 +1,88 @@
+/* CPU optimizer updates: one pass over each parameter, PyTorch's
+ * torch.optim.SGD / Adam / AdamW single-tensor formulas, element by element.
+ * Every branch on the hyper-parameters is hoisted out of the loops so each
+ * loop body is straight-line float code the compiler vectorises. */
+#include "core/cpu/cpu.h"
+
+#include <math.h>
+
+#define PAR_MIN 65536 /* below this, threads cost more than they save */
+
+kn_status kn_cpu_sgd_step(int64_t n, float *p, const float *g, float *vel, float lr,
+                          float momentum, float dampening, float weight_decay, bool nesterov,
+                          bool first_step)
+{
+    const float wd = weight_decay;
+    if (momentum == 0.0f) {
+        /* No buffer: p -= lr * (g + wd * p). vel may be NULL. */
+        _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")
+        for (int64_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+        return KN_OK;
+    }
+    if (!vel) return kn_error(KN_ERR_INVALID, "sgd_step: momentum %g needs a velocity buffer", (double)momentum);
+    const float damp = 1.0f - dampening;
+    if (first_step) {
+        /* PyTorch starts the buffer as the (decayed) gradient, undamped. */
+        if (nesterov) {
+            _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")
+            for (int64_t i = 0; i < n; i++) {
+                const float d = g[i] + wd * p[i];
+                vel[i] = d;
+                p[i] -= lr * (d + momentum * d);
+            }
+        } else {
+            _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")
+            for (int64_t i = 0; i < n; i++) {
+                const float d = g[i] + wd * p[i];
+                vel[i] = d;
+                p[i] -= lr * d;
+            }
+        }
+    } else if (nesterov) {
+        _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")
+        for (int64_t i = 0; i < n; i++) {
+            const float d = g[i] + wd * p[i];
+            const float b = momentum * vel[i] + damp * d;
+            vel[i] = b;
+            p[i] -= lr * (d + momentum * b);
+        }
+    } else {
+        _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")
+        for (int64_t i = 0; i < n; i++) {
+            const float d = g[i] + wd * p[i];
+            const float b = momentum * vel[i] + damp * d;
+            vel[i] = b;
+            p[i] -= lr * b;
+        }
+    }
+    return KN_OK;
+}
+
+kn_status kn_cpu_adam_step(int64_t n, float *p, const float *g, float *m, float *v, float lr,
+                           float beta1, float beta2, float eps, float weight_decay,
+                           bool decoupled, int64_t step)
+{
+    if (step < 1) return kn_error(KN_ERR_INVALID, "adam_step: step is 1-based, got %lld", (long long)step);
+    /* Bias corrections in double: beta2^step loses precision in float for long runs. */
+    const double bc1 = 1.0 - pow((double)beta1, (double)step);
+    const double bc2 = 1.0 - pow((double)beta2, (double)step);
+    const float step_size = (float)((double)lr / bc1);
+    const float bc2_sqrt = (float)sqrt(bc2);
+    const float l2 = decoupled ? 0.0f : weight_decay;                 /* Adam: added to the gradient */
+    const float shrink = decoupled ? 1.0f - lr * weight_decay : 1.0f; /* AdamW: p *= 1 - lr*wd */
+    /* m.lerp_(g, 1-beta1) as torch computes it, from whichever end is nearer. */
+    const float w1 = 1.0f - beta1, w1c = beta1;
+    const bool near_m = w1 < 0.5f;
+    const float a2 = 1.0f - beta2;
+    _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")
+    for (int64_t i = 0; i < n; i++) {
+        const float pi = p[i] * shrink;
+        const float d = g[i] + l2 * pi;
+        const float mi = near_m ? m[i] + w1 * (d - m[i]) : d - (d - m[i]) * w1c;
+        const float vi = beta2 * v[i] + a2 * d * d;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi - step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+    }
+    return KN_OK;
+}

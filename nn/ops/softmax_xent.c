@@ -1,0 +1,157 @@
+/* SoftmaxCrossEntropyLoss (ONNX, opset 12+): scores [N, C, D1...], labels
+ * [N, D1...] (int64 or int32), optional weights [C]; attributes reduction
+ * (none | sum | mean, default mean) and ignore_index. Output 0 is the loss
+ * ([N, D1...] for none, else a scalar), optional output 1 the log-softmax of
+ * the scores. The log-probabilities are kept (output 1, or state[0] when it
+ * is not requested) for the backward pass. Gradient wrt the scores only. */
+#include "nn/op.h"
+
+#include <string.h>
+
+#define NO_IGNORE INT64_MIN /* no ignore_index attribute: no label equals this */
+
+typedef struct xent_cfg {
+    int reduction; /* 0 none, 1 sum, 2 mean (the kernel's numbering) */
+    int64_t ignore_index;
+} xent_cfg;
+
+static kn_status xent_config(const kn_op_ctx *c, xent_cfg *cfg)
+{
+    const char *red;
+    if (c->opset < 12)
+        return kn_node_error(c->node, KN_ERR_INVALID, "%s exists from opset 12; the graph is opset %d",
+                             c->node->op_type, c->opset);
+    KN_TRY(kn_attr_string(c->node, "reduction", "mean", &red));
+    if (!strcmp(red, "none")) cfg->reduction = 0;
+    else if (!strcmp(red, "sum")) cfg->reduction = 1;
+    else if (!strcmp(red, "mean")) cfg->reduction = 2;
+    else return kn_node_error(c->node, KN_ERR_INVALID, "reduction '%s' is not one of none, sum, mean", red);
+    KN_TRY(kn_attr_int(c->node, "ignore_index", NO_IGNORE, &cfg->ignore_index));
+    return KN_OK;
+}
+
+static kn_status xent_infer(kn_op_ctx *c)
+{
+    xent_cfg cfg;
+    KN_TRY(xent_config(c, &cfg));
+    const kn_tensor *x = c->in[0], *t = c->in[1], *w = KN_IN(c, 2);
+    char sx[160], st[160];
+    if (x->dtype != KN_FLOAT)
+        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "scores are %s; only float is supported", kn_dtype_name(x->dtype));
+    if (t->dtype != KN_INT64 && t->dtype != KN_INT32)
+        return kn_node_error(c->node, KN_ERR_SHAPE, "labels must be int64 or int32, got %s", kn_dtype_name(t->dtype));
+    if (x->ndim < 2 || t->ndim != x->ndim - 1)
+        return kn_node_error(c->node, KN_ERR_SHAPE, "scores %s must be [N, C, D...] and labels %s [N, D...]",
+                             kn_shape_str(sx, sizeof sx, x->ndim, x->shape), kn_shape_str(st, sizeof st, t->ndim, t->shape));
+    int64_t lshape[KN_MAX_DIMS];
+    for (int d = 0; d < t->ndim; d++) {
+        const int64_t a = x->shape[d == 0 ? 0 : d + 1], b = t->shape[d];
+        if (a >= 0 && b >= 0 && a != b)
+            return kn_node_error(c->node, KN_ERR_SHAPE, "labels %s do not match scores %s (dim %d)",
+                                 kn_shape_str(st, sizeof st, t->ndim, t->shape), kn_shape_str(sx, sizeof sx, x->ndim, x->shape), d);
+        lshape[d] = a >= 0 ? a : b;
+    }
+    if (w) {
+        if (w->dtype != KN_FLOAT)
+            return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "weights are %s; only float is supported", kn_dtype_name(w->dtype));
+        if (w->ndim != 1 || (x->shape[1] >= 0 && w->shape[0] >= 0 && w->shape[0] != x->shape[1]))
+            return kn_node_error(c->node, KN_ERR_SHAPE, "weights %s must be [C] for scores %s",
+                                 kn_shape_str(st, sizeof st, w->ndim, w->shape), kn_shape_str(sx, sizeof sx, x->ndim, x->shape));
+    }
+    if (cfg.reduction == 0) kn_op_set_out(c, 0, KN_FLOAT, t->ndim, lshape);
+    else kn_op_set_out(c, 0, KN_FLOAT, 0, NULL);
+    if (c->n_out > 1) kn_op_set_out(c, 1, KN_FLOAT, x->ndim, x->shape);
+    return KN_OK;
+}
+
+static void xent_geometry(const kn_tensor *x, int64_t *n, int64_t *ch, int64_t *inner)
+{
+    *n = x->shape[0];
+    *ch = x->shape[1];
+    *inner = 1;
+    for (int d = 2; d < x->ndim; d++) *inner *= x->shape[d];
+}
+
+static size_t xent_workspace(kn_op_ctx *c)
+{
+    /* int32 labels are widened to the kernel's int64 here */
+    return c->in[1]->dtype == KN_INT32 ? sizeof(int64_t) * (size_t)kn_tensor_numel(c->in[1]) : 0;
+}
+
+static kn_status xent_labels(kn_op_ctx *c, const int64_t **labels)
+{
+    const kn_tensor *t = c->in[1];
+    if (t->dtype == KN_INT64) { *labels = t->data; return KN_OK; }
+    const int64_t cnt = kn_tensor_numel(t);
+    if (!c->ws || c->ws_bytes < sizeof(int64_t) * (size_t)cnt)
+        return kn_node_error(c->node, KN_ERR_INTERNAL, "workspace missing for int32 labels");
+    if (c->k->cast) {
+        KN_TRY(c->k->cast(KN_INT32, KN_INT64, cnt, t->data, c->ws));
+    } else if (c->device == KN_CPU) { /* the cast kernel is optional; on the host widening is a loop */
+        const int32_t *s = t->data;
+        int64_t *d = c->ws;
+        for (int64_t i = 0; i < cnt; i++) d[i] = s[i];
+    } else {
+        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "int32 labels need the cast kernel on %s", c->k->name);
+    }
+    *labels = c->ws;
+    return KN_OK;
+}
+
+/* Where the log-probabilities live: output 1 when requested, else state[0]. */
+static kn_status xent_log_prob(kn_op_ctx *c, bool create, float **lp)
+{
+    if (c->n_out > 1 && c->out[1]->data) { *lp = c->out[1]->data; return KN_OK; }
+    const kn_tensor *x = c->in[0];
+    kn_tensor *s = &c->state[0];
+    if (!(s->data && s->device == c->device && kn_shape_equal(s->ndim, s->shape, x->ndim, x->shape))) {
+        if (!create) return kn_node_error(c->node, KN_ERR_INTERNAL, "backward without the log-probabilities of a forward run");
+        kn_tensor_release(s);
+        KN_TRY(kn_tensor_init_on(s, KN_FLOAT, x->ndim, x->shape, c->device));
+    }
+    *lp = s->data;
+    return KN_OK;
+}
+
+static kn_status xent_forward(kn_op_ctx *c)
+{
+    xent_cfg cfg;
+    KN_TRY(xent_config(c, &cfg));
+    int64_t n, ch, inner;
+    xent_geometry(c->in[0], &n, &ch, &inner);
+    const int64_t *labels;
+    float *lp;
+    KN_TRY(xent_labels(c, &labels));
+    KN_TRY(xent_log_prob(c, true, &lp));
+    const kn_tensor *w = KN_IN(c, 2);
+    return KN_KCALL(c->k, softmax_xent_fwd, n, ch, inner, c->in[0]->data, labels, w ? w->data : NULL,
+                    cfg.ignore_index, cfg.reduction, c->out[0]->data, lp);
+}
+
+static kn_status xent_backward(kn_op_ctx *c)
+{
+    const kn_tensor *gl = c->gout[0], *glp = c->n_out > 1 ? c->gout[1] : NULL;
+    if (!c->gin[0] || (!gl && !glp)) return KN_OK;
+    xent_cfg cfg;
+    KN_TRY(xent_config(c, &cfg));
+    int64_t n, ch, inner;
+    xent_geometry(c->in[0], &n, &ch, &inner);
+    float *lp;
+    KN_TRY(xent_log_prob(c, false, &lp));
+    if (gl) {
+        const int64_t *labels;
+        const kn_tensor *w = KN_IN(c, 2);
+        KN_TRY(xent_labels(c, &labels));
+        KN_TRY(KN_KCALL(c->k, softmax_xent_bwd, n, ch, inner, lp, labels, w ? w->data : NULL, cfg.ignore_index,
+                        cfg.reduction, gl->data, c->gin[0]->data));
+    }
+    if (glp) /* the log-probabilities used downstream: log-softmax backward */
+        KN_TRY(KN_KCALL(c->k, softmax_bwd, true, n, ch, inner, lp, glp->data, c->gin[0]->data));
+    return KN_OK;
+}
+
+const kn_op_def kn_op_softmax_xent = {
+    .name = "SoftmaxCrossEntropyLoss", .domain = "", .min_inputs = 2, .max_inputs = 3, .min_outputs = 1,
+    .max_outputs = 2, .infer = xent_infer, .forward = xent_forward, .backward = xent_backward,
+    .workspace = xent_workspace,
+};
