@@ -23,8 +23,19 @@ kn_status kn_cpu_binary_bwd(kn_binop op, const kn_bcast *bc, const float *a, con
                             const float *gy, float *ga, float *gb);
 
 /* conv.c */
+size_t kn_cpu_conv2d_workspace(const kn_conv2d_desc *d);
+kn_status kn_cpu_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const float *w, float *y,
+                            const kn_epilogue *ep, void *ws);
+kn_status kn_cpu_conv2d_bwd_data(const kn_conv2d_desc *d, const float *w, const float *gy, float *gx,
+                                 void *ws);
+kn_status kn_cpu_conv2d_bwd_filter(const kn_conv2d_desc *d, const float *x, const float *gy, float *gw,
+                                   float *gb, void *ws);
 
 /* pool.c */
+kn_status kn_cpu_maxpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y, int64_t *argmax);
+kn_status kn_cpu_maxpool2d_bwd(const kn_pool2d_desc *d, const float *gy, const int64_t *argmax, float *gx);
+kn_status kn_cpu_avgpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y);
+kn_status kn_cpu_avgpool2d_bwd(const kn_pool2d_desc *d, const float *gy, float *gx);
 
 /* batchnorm.c */
 kn_status kn_cpu_batchnorm_infer(int64_t n, int64_t c, int64_t spatial, const float *x,

@@ -36,8 +36,16 @@ const kn_kernels kn_cpu_kernels = {
     .binary_bwd = kn_cpu_binary_bwd,
 
     /* conv */
+    .conv2d_workspace = kn_cpu_conv2d_workspace,
+    .conv2d_fwd = kn_cpu_conv2d_fwd,
+    .conv2d_bwd_data = kn_cpu_conv2d_bwd_data,
+    .conv2d_bwd_filter = kn_cpu_conv2d_bwd_filter,
 
     /* pool */
+    .maxpool2d_fwd = kn_cpu_maxpool2d_fwd,
+    .maxpool2d_bwd = kn_cpu_maxpool2d_bwd,
+    .avgpool2d_fwd = kn_cpu_avgpool2d_fwd,
+    .avgpool2d_bwd = kn_cpu_avgpool2d_bwd,
 
     /* batchnorm */
     .batchnorm_infer = kn_cpu_batchnorm_infer,

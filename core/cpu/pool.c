@@ -1,0 +1,153 @@
+/* CPU pooling: direct loops, OpenMP over the n*c image planes (each plane's
+ * input and output belong to one thread, so backward needs no atomics). */
+#include "core/cpu/cpu.h"
+
+#include <math.h>
+#include <string.h>
+
+static kn_status check_desc(const kn_pool2d_desc *d, const char *what)
+{
+    if (d->n < 0 || d->c < 0 || d->h <= 0 || d->w <= 0 || d->oh <= 0 || d->ow <= 0 || d->kh <= 0 ||
+        d->kw <= 0 || d->stride_h <= 0 || d->stride_w <= 0 || d->dil_h <= 0 || d->dil_w <= 0)
+        return kn_error(KN_ERR_SHAPE,
+                        "%s: bad geometry n=%lld c=%lld %lldx%lld out=%lldx%lld k=%lldx%lld stride=%lldx%lld "
+                        "dil=%lldx%lld",
+                        what, (long long)d->n, (long long)d->c, (long long)d->h, (long long)d->w,
+                        (long long)d->oh, (long long)d->ow, (long long)d->kh, (long long)d->kw,
+                        (long long)d->stride_h, (long long)d->stride_w, (long long)d->dil_h, (long long)d->dil_w);
+    return KN_OK;
+}
+
+/* Kernel taps [*lo, *hi) along one axis whose coordinate start + t*dil lies in [lim_lo, lim_hi). */
+static void taps(int64_t start, int64_t dil, int64_t k, int64_t lim_lo, int64_t lim_hi, int64_t *lo, int64_t *hi)
+{
+    int64_t a = start >= lim_lo ? 0 : (lim_lo - start + dil - 1) / dil;
+    int64_t b = lim_hi - 1 - start < 0 ? 0 : (lim_hi - 1 - start) / dil + 1;
+    if (b > k) b = k;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+kn_status kn_cpu_maxpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y, int64_t *argmax)
+{
+    KN_TRY(check_desc(d, "maxpool2d"));
+    const int64_t planes = d->n * d->c, h = d->h, w = d->w, oh = d->oh, ow = d->ow;
+#pragma omp parallel for schedule(static) if (planes * oh * ow > 4096)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * h * w;
+        float *yp = y + pl * oh * ow;
+        int64_t *ap = argmax ? argmax + pl * oh * ow : NULL;
+        for (int64_t oy = 0; oy < oh; oy++) {
+            const int64_t y0 = oy * d->stride_h - d->pad_t;
+            int64_t ky0, ky1;
+            taps(y0, d->dil_h, d->kh, 0, h, &ky0, &ky1);
+            for (int64_t ox = 0; ox < ow; ox++) {
+                const int64_t x0 = ox * d->stride_w - d->pad_l;
+                int64_t kx0, kx1;
+                taps(x0, d->dil_w, d->kw, 0, w, &kx0, &kx1);
+                /* a window entirely in padding has no element: -inf and no argmax */
+                float best = -INFINITY;
+                int64_t arg = -1;
+                for (int64_t ky = ky0; ky < ky1; ky++) {
+                    const int64_t iy = y0 + ky * d->dil_h;
+                    for (int64_t kx = kx0; kx < kx1; kx++) {
+                        const int64_t ix = x0 + kx * d->dil_w;
+                        const float v = xp[iy * w + ix];
+                        if (arg < 0 || v > best || (isnan(v) && !isnan(best))) { best = v; arg = iy * w + ix; }
+                    }
+                }
+                yp[oy * ow + ox] = best;
+                if (ap) ap[oy * ow + ox] = arg;
+            }
+        }
+    }
+    return KN_OK;
+}
+
+kn_status kn_cpu_maxpool2d_bwd(const kn_pool2d_desc *d, const float *gy, const int64_t *argmax, float *gx)
+{
+    KN_TRY(check_desc(d, "maxpool2d_bwd"));
+    if (!argmax) return kn_error(KN_ERR_INVALID, "maxpool2d_bwd needs the argmax saved by the forward pass");
+    const int64_t planes = d->n * d->c, hw = d->h * d->w, po = d->oh * d->ow;
+#pragma omp parallel for schedule(static) if (planes * po > 4096)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *g = gy + pl * po;
+        const int64_t *a = argmax + pl * po;
+        float *gp = gx + pl * hw;
+        for (int64_t j = 0; j < po; j++)
+            if (a[j] >= 0 && a[j] < hw) gp[a[j]] += g[j];
+    }
+    return KN_OK;
+}
+
+/* Divisor of one window: its taps inside the input, or (count_include_pad) inside the
+ * padded input. Taps past the end padding (ceil_mode) never count, as in PyTorch and
+ * ONNX Runtime. */
+static int64_t avg_count(const kn_pool2d_desc *d, int64_t y0, int64_t x0, int64_t ky0, int64_t ky1, int64_t kx0,
+                         int64_t kx1)
+{
+    if (!d->count_include_pad) return (ky1 - ky0) * (kx1 - kx0);
+    int64_t a0, a1, b0, b1;
+    taps(y0, d->dil_h, d->kh, -d->pad_t, d->h + d->pad_b, &a0, &a1);
+    taps(x0, d->dil_w, d->kw, -d->pad_l, d->w + d->pad_r, &b0, &b1);
+    return (a1 - a0) * (b1 - b0);
+}
+
+kn_status kn_cpu_avgpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y)
+{
+    KN_TRY(check_desc(d, "avgpool2d"));
+    const int64_t planes = d->n * d->c, h = d->h, w = d->w, oh = d->oh, ow = d->ow;
+#pragma omp parallel for schedule(static) if (planes * oh * ow > 4096)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * h * w;
+        float *yp = y + pl * oh * ow;
+        for (int64_t oy = 0; oy < oh; oy++) {
+            const int64_t y0 = oy * d->stride_h - d->pad_t;
+            int64_t ky0, ky1;
+            taps(y0, d->dil_h, d->kh, 0, h, &ky0, &ky1);
+            for (int64_t ox = 0; ox < ow; ox++) {
+                const int64_t x0 = ox * d->stride_w - d->pad_l;
+                int64_t kx0, kx1;
+                taps(x0, d->dil_w, d->kw, 0, w, &kx0, &kx1);
+                float s = 0.0f;
+                for (int64_t ky = ky0; ky < ky1; ky++) {
+                    const float *row = xp + (y0 + ky * d->dil_h) * w;
+                    for (int64_t kx = kx0; kx < kx1; kx++) s += row[x0 + kx * d->dil_w];
+                }
+                const int64_t cnt = avg_count(d, y0, x0, ky0, ky1, kx0, kx1);
+                yp[oy * ow + ox] = cnt > 0 ? s / (float)cnt : 0.0f;
+            }
+        }
+    }
+    return KN_OK;
+}
+
+kn_status kn_cpu_avgpool2d_bwd(const kn_pool2d_desc *d, const float *gy, float *gx)
+{
+    KN_TRY(check_desc(d, "avgpool2d_bwd"));
+    const int64_t planes = d->n * d->c, h = d->h, w = d->w, oh = d->oh, ow = d->ow;
+#pragma omp parallel for schedule(static) if (planes * oh * ow > 4096)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *gp = gy + pl * oh * ow;
+        float *xp = gx + pl * h * w;
+        for (int64_t oy = 0; oy < oh; oy++) {
+            const int64_t y0 = oy * d->stride_h - d->pad_t;
+            int64_t ky0, ky1;
+            taps(y0, d->dil_h, d->kh, 0, h, &ky0, &ky1);
+            for (int64_t ox = 0; ox < ow; ox++) {
+                const int64_t x0 = ox * d->stride_w - d->pad_l;
+                int64_t kx0, kx1;
+                taps(x0, d->dil_w, d->kw, 0, w, &kx0, &kx1);
+                const int64_t cnt = avg_count(d, y0, x0, ky0, ky1, kx0, kx1);
+                if (cnt <= 0) continue;
+                const float g = gp[oy * ow + ox] / (float)cnt;
+                for (int64_t ky = ky0; ky < ky1; ky++) {
+                    float *row = xp + (y0 + ky * d->dil_h) * w;
+                    for (int64_t kx = kx0; kx < kx1; kx++) row[x0 + kx * d->dil_w] += g;
+                }
+            }
+        }
+    }
+    return KN_OK;
+}

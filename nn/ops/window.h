@@ -1,0 +1,45 @@
+/* Sliding-window geometry shared by Conv, FusedConv, ConvTranspose and the
+ * pooling ops: the ONNX attributes kernel_shape, strides, dilations, pads,
+ * auto_pad and ceil_mode, output sizes, and the 2-D kernel descriptors that
+ * 1-D ops map onto (h = 1). Internal to nn/ops. */
+#ifndef KN_OPS_WINDOW_H
+#define KN_OPS_WINDOW_H
+
+#include "nn/op.h"
+
+enum { KN_AUTOPAD_NOTSET, KN_AUTOPAD_SAME_UPPER, KN_AUTOPAD_SAME_LOWER, KN_AUTOPAD_VALID };
+
+typedef struct kn_window {
+    int rank; /* spatial dims */
+    int64_t kernel[KN_MAX_DIMS]; /* KN_DIM_UNKNOWN when taken from an unknown W dim */
+    int64_t stride[KN_MAX_DIMS], dil[KN_MAX_DIMS];
+    int64_t pad_begin[KN_MAX_DIMS], pad_end[KN_MAX_DIMS];
+    int auto_pad;
+    bool ceil_mode;
+} kn_window;
+
+/* Read the window attributes for `rank` spatial dims. kernel_from_w (W's spatial dims, for
+ * Conv) is used when kernel_shape is absent and must agree with it when present; NULL
+ * makes kernel_shape required (pooling). ceil_mode is read only when `pooling`. */
+kn_status kn_window_read(const kn_node *n, int rank, const int64_t *kernel_from_w, bool pooling,
+                         kn_window *w);
+
+/* Output spatial dims of a Conv/pool window over input dims `in` (unknown stays unknown);
+ * resolves SAME_* and VALID pads into w when the input dims are known. */
+kn_status kn_window_out_dims(const kn_node *n, kn_window *w, const int64_t *in, int64_t *out);
+
+/* 2-D descriptors; 1-D windows become h = kh = 1. x is [n, c, spatial], y [n, oc, out]. */
+void kn_window_conv_desc(const kn_window *w, const int64_t *xshape, const int64_t *yshape, int64_t group,
+                         kn_conv2d_desc *d);
+void kn_window_pool_desc(const kn_window *w, const int64_t *xshape, const int64_t *yshape,
+                         bool count_include_pad, kn_pool2d_desc *d);
+
+/* Float32 only, rank 3 (1-D) or 4 (2-D) input; errors name the node, the op and the shape. */
+kn_status kn_window_check_input(const kn_op_ctx *c, const kn_tensor *x, const char *what);
+
+/* Conv and FusedConv share inference and forward (nn/ops/conv.c). */
+kn_status kn_conv_infer(kn_op_ctx *c, bool fused);
+kn_status kn_conv_forward(kn_op_ctx *c, const kn_tensor *residual, kn_act act, float alpha, float beta);
+size_t kn_conv_workspace(kn_op_ctx *c);
+
+#endif

@@ -1,0 +1,507 @@
+/* Convolution: the CPU conv2d kernels against direct loops (forward with the
+ * bias/residual/activation epilogue, both backward kernels, accumulation), and
+ * the Conv, FusedConv and ConvTranspose ops: ONNX attribute semantics (cases
+ * ported from the official backend node tests), finite-difference gradients,
+ * shape inference with unknown dims, and errors naming the node. */
+#include "helpers.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t out_dim(int64_t in, int64_t k, int64_t s, int64_t p0, int64_t p1, int64_t dil)
+{
+    return (in + p0 + p1 - dil * (k - 1) - 1) / s + 1;
+}
+
+static void finish_desc(kn_conv2d_desc *d)
+{
+    d->oh = out_dim(d->h, d->kh, d->stride_h, d->pad_t, d->pad_b, d->dil_h);
+    d->ow = out_dim(d->w, d->kw, d->stride_w, d->pad_l, d->pad_r, d->dil_w);
+}
+
+/* Direct convolution; the tap (oy,ox,ky,kx) reads x[iy, ix] when inside the image. */
+#define FOR_TAPS(d)                                                                                    \
+    for (int64_t n = 0; n < (d)->n; n++)                                                               \
+        for (int64_t o = 0; o < (d)->oc; o++)                                                          \
+            for (int64_t oy = 0; oy < (d)->oh; oy++)                                                   \
+                for (int64_t ox = 0; ox < (d)->ow; ox++)                                               \
+                    for (int64_t ci = 0; ci < (d)->c / (d)->group; ci++)                               \
+                        for (int64_t ky = 0; ky < (d)->kh; ky++)                                       \
+                            for (int64_t kx = 0; kx < (d)->kw; kx++)
+
+#define TAP_INDICES(d)                                                                                 \
+    const int64_t cg = (d)->c / (d)->group, ocg = (d)->oc / (d)->group, g = o / ocg;                   \
+    const int64_t iy = oy * (d)->stride_h - (d)->pad_t + ky * (d)->dil_h;                              \
+    const int64_t ix = ox * (d)->stride_w - (d)->pad_l + kx * (d)->dil_w;                              \
+    const int64_t yi = ((n * (d)->oc + o) * (d)->oh + oy) * (d)->ow + ox;                              \
+    const int64_t wi = ((o * cg + ci) * (d)->kh + ky) * (d)->kw + kx;                                  \
+    const int64_t xi = ((n * (d)->c + g * cg + ci) * (d)->h + iy) * (d)->w + ix;                       \
+    const bool inside = iy >= 0 && iy < (d)->h && ix >= 0 && ix < (d)->w;
+
+static void ref_fwd(const kn_conv2d_desc *d, const float *x, const float *w, const float *b, const float *res,
+                    bool relu, float *y)
+{
+    int64_t ny = d->n * d->oc * d->oh * d->ow;
+    double *acc = calloc((size_t)ny, sizeof *acc);
+    FOR_TAPS(d) {
+        TAP_INDICES(d);
+        if (inside) acc[yi] += (double)x[xi] * w[wi];
+    }
+    for (int64_t i = 0; i < ny; i++) {
+        int64_t o = i / (d->oh * d->ow) % d->oc;
+        double v = acc[i] + (b ? b[o] : 0) + (res ? res[i] : 0);
+        y[i] = (float)(relu && v < 0 ? 0 : v);
+    }
+    free(acc);
+}
+
+static void ref_bwd(const kn_conv2d_desc *d, const float *x, const float *w, const float *gy, float *gx, float *gw,
+                    float *gb)
+{
+    FOR_TAPS(d) {
+        TAP_INDICES(d);
+        if (!inside) continue;
+        gx[xi] += gy[yi] * w[wi];
+        gw[wi] += gy[yi] * x[xi];
+    }
+    for (int64_t i = 0; i < d->n * d->oc * d->oh * d->ow; i++) gb[i / (d->oh * d->ow) % d->oc] += gy[i];
+}
+
+static float *frand(int64_t n, uint64_t seed)
+{
+    kn_rng r;
+    kn_rng_seed(&r, seed);
+    float *p = kn_host_alloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) p[i] = 2.0f * kn_rng_uniform(&r) - 1.0f;
+    return p;
+}
+
+static void check_kernels(kn_conv2d_desc d)
+{
+    finish_desc(&d);
+    const kn_kernels *k = kn_kernels_get(KN_CPU);
+    const int64_t nx = d.n * d.c * d.h * d.w, nw = d.oc * (d.c / d.group) * d.kh * d.kw, ny = d.n * d.oc * d.oh * d.ow;
+    float *x = frand(nx, 1), *w = frand(nw, 2), *b = frand(d.oc, 3), *res = frand(ny, 4), *gy = frand(ny, 5);
+    float *y = frand(ny, 6), *ref = frand(ny, 7);
+    void *ws = kn_host_alloc(k->conv2d_workspace(&d) + 1);
+    /* full epilogue */
+    kn_epilogue ep = {.bias = b, .bias_per_row = true, .residual = res, .act = KN_ACT_RELU};
+    T_OK(k->conv2d_fwd(&d, x, w, y, &ep, ws));
+    ref_fwd(&d, x, w, b, res, true, ref);
+    T_ASSERT_CLOSE(y, ref, ny, 1e-4, 1e-5);
+    /* no epilogue */
+    T_OK(k->conv2d_fwd(&d, x, w, y, NULL, ws));
+    ref_fwd(&d, x, w, NULL, NULL, false, ref);
+    T_ASSERT_CLOSE(y, ref, ny, 1e-4, 1e-5);
+    /* backward kernels accumulate onto what the buffers hold */
+    float *gx = kn_host_alloc(sizeof(float) * (size_t)nx), *gw = kn_host_alloc(sizeof(float) * (size_t)nw);
+    float *gb = kn_host_alloc(sizeof(float) * (size_t)d.oc);
+    float *rgx = kn_host_alloc(sizeof(float) * (size_t)nx), *rgw = kn_host_alloc(sizeof(float) * (size_t)nw);
+    float *rgb = kn_host_alloc(sizeof(float) * (size_t)d.oc);
+    for (int64_t i = 0; i < nx; i++) gx[i] = rgx[i] = 0.5f;
+    for (int64_t i = 0; i < nw; i++) gw[i] = rgw[i] = 0.25f;
+    for (int64_t i = 0; i < d.oc; i++) gb[i] = rgb[i] = -1.0f;
+    T_OK(k->conv2d_bwd_data(&d, w, gy, gx, ws));
+    T_OK(k->conv2d_bwd_filter(&d, x, gy, gw, gb, ws));
+    ref_bwd(&d, x, w, gy, rgx, rgw, rgb);
+    T_ASSERT_CLOSE(gx, rgx, nx, 1e-4, 1e-4);
+    T_ASSERT_CLOSE(gw, rgw, nw, 1e-4, 1e-4);
+    T_ASSERT_CLOSE(gb, rgb, d.oc, 1e-4, 1e-4);
+    /* gb may be NULL */
+    T_OK(k->conv2d_bwd_filter(&d, x, gy, gw, NULL, ws));
+    float *bufs[] = {x, w, b, res, gy, y, ref, gx, gw, gb, rgx, rgw, rgb};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) kn_host_free(bufs[i]);
+    kn_host_free(ws);
+}
+
+/* Strides, dilations and group left at 0 mean 1. */
+static kn_conv2d_desc with_defaults(kn_conv2d_desc d)
+{
+    int64_t *ones[] = {&d.stride_h, &d.stride_w, &d.dil_h, &d.dil_w, &d.group};
+    for (size_t i = 0; i < sizeof ones / sizeof *ones; i++)
+        if (!*ones[i]) *ones[i] = 1;
+    return d;
+}
+#define DESC(...) with_defaults((kn_conv2d_desc){__VA_ARGS__})
+
+Test(conv_kernel, basic_pad1)
+{
+    check_kernels(DESC(.n = 3, .c = 3, .h = 7, .w = 6, .oc = 4, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+}
+Test(conv_kernel, single_image)
+{
+    check_kernels(DESC(.n = 1, .c = 2, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 2, .pad_t = 1, .pad_b = 0, .pad_l = 0, .pad_r = 1));
+}
+Test(conv_kernel, stride_dilation_asym_pads_groups)
+{
+    check_kernels(DESC(.n = 4, .c = 4, .h = 11, .w = 9, .oc = 6, .kh = 3, .kw = 2, .stride_h = 2, .stride_w = 3, .dil_h = 2,
+                       .dil_w = 2, .pad_t = 1, .pad_l = 0, .pad_b = 2, .pad_r = 3, .group = 2));
+}
+Test(conv_kernel, depthwise)
+{
+    check_kernels(DESC(.n = 2, .c = 4, .h = 6, .w = 6, .oc = 8, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1,
+                       .group = 4));
+}
+Test(conv_kernel, pointwise_fast_path)
+{
+    check_kernels(DESC(.n = 3, .c = 5, .h = 4, .w = 5, .oc = 3, .kh = 1, .kw = 1));
+    check_kernels(DESC(.n = 2, .c = 6, .h = 4, .w = 3, .oc = 4, .kh = 1, .kw = 1, .group = 2));
+}
+Test(conv_kernel, pointwise_strided)
+{
+    check_kernels(DESC(.n = 2, .c = 3, .h = 7, .w = 5, .oc = 2, .kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2));
+}
+Test(conv_kernel, lenet_shapes)
+{
+    check_kernels(DESC(.n = 5, .c = 1, .h = 28, .w = 28, .oc = 6, .kh = 5, .kw = 5, .pad_t = 2, .pad_l = 2, .pad_b = 2, .pad_r = 2));
+    check_kernels(DESC(.n = 5, .c = 6, .h = 14, .w = 14, .oc = 16, .kh = 5, .kw = 5));
+}
+Test(conv_kernel, one_dimensional)
+{
+    check_kernels(DESC(.n = 2, .c = 3, .h = 1, .w = 13, .oc = 2, .kh = 1, .kw = 4, .stride_w = 2, .pad_l = 2, .pad_r = 1));
+}
+Test(conv_kernel, bad_geometry_is_an_error)
+{
+    kn_conv2d_desc d = DESC(.n = 1, .c = 3, .h = 4, .w = 4, .oc = 4, .kh = 3, .kw = 3, .group = 2);
+    finish_desc(&d);
+    float buf[64] = {0};
+    cr_assert_eq(kn_kernels_get(KN_CPU)->conv2d_fwd(&d, buf, buf, buf, NULL, buf), KN_ERR_SHAPE);
+    cr_assert(strstr(kn_last_error(), "group=2") != NULL, "%s", kn_last_error());
+}
+
+/* ---- the Conv op ---- */
+
+static int conv_graph(kn_graph **g, const char *op, const char *domain, int n_in, kn_tensor *const *in)
+{
+    int ids[4], out, node;
+    T_OK(kn_graph_create(g));
+    for (int i = 0; i < n_in; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "in%d", i);
+        if (!in[i]) { ids[i] = KN_NO_VALUE; continue; }
+        T_OK(kn_graph_add_input(*g, name, in[i]->dtype, in[i]->ndim, in[i]->shape, &ids[i]));
+    }
+    T_OK(kn_graph_add_value(*g, "out0", KN_UNDEFINED, -1, NULL, &out));
+    T_OK(kn_graph_add_node(*g, op, domain, "n0", n_in, ids, 1, &out, &node));
+    T_OK(kn_graph_add_output(*g, out));
+    return node;
+}
+
+static void set_ints(kn_graph *g, int node, const char *name, int n, int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    int64_t v[4] = {a, b, c, d};
+    T_OK(kn_node_set_ints(g, node, name, n, v));
+}
+
+/* Conv 2-D with strides, asymmetric pads, dilations and groups against the reference. */
+Test(conv_op, attributes_match_reference_and_gradients)
+{
+    kn_tensor x = t_new_rand(11, -1, 1, 4, 2, 4, 6, 5), w = t_new_rand(12, -1, 1, 4, 4, 2, 2, 3), b = t_new_rand(13, -1, 1, 1, 4);
+    kn_tensor *in[3] = {&x, &w, &b};
+    kn_graph *g;
+    int node = conv_graph(&g, "Conv", "", 3, in);
+    set_ints(g, node, "strides", 2, 2, 1, 0, 0);
+    set_ints(g, node, "pads", 4, 1, 0, 0, 2);
+    set_ints(g, node, "dilations", 2, 1, 2, 0, 0);
+    T_OK(kn_node_set_int(g, node, "group", 2));
+    kn_tensor outs[1] = {0}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, outs, state, false));
+    kn_conv2d_desc d = DESC(.n = 2, .c = 4, .h = 6, .w = 5, .oc = 4, .kh = 2, .kw = 3, .stride_h = 2, .dil_w = 2,
+                            .pad_t = 1, .pad_r = 2, .group = 2);
+    finish_desc(&d);
+    cr_assert_eq(outs[0].ndim, 4);
+    cr_assert(outs[0].shape[2] == d.oh && outs[0].shape[3] == d.ow, "out %lldx%lld", (long long)outs[0].shape[2],
+              (long long)outs[0].shape[3]);
+    float ref[256];
+    ref_fwd(&d, x.data, w.data, b.data, NULL, false, ref);
+    T_ASSERT_CLOSE(outs[0].data, ref, kn_tensor_numel(&outs[0]), 1e-4, 1e-5);
+    t_gradcheck(g, node, in, 7, true, 1e-2f, 1e-2, 2e-3);
+    kn_tensor_release(&outs[0]);
+    kn_tensor_release(&x); kn_tensor_release(&w); kn_tensor_release(&b);
+    kn_graph_free(g);
+}
+
+Test(conv_op, one_dimensional_with_gradients)
+{
+    kn_tensor x = t_new_rand(21, -1, 1, 3, 2, 3, 9), w = t_new_rand(22, -1, 1, 3, 2, 3, 3);
+    kn_tensor *in[2] = {&x, &w};
+    kn_graph *g;
+    int node = conv_graph(&g, "Conv", "", 2, in);
+    set_ints(g, node, "strides", 1, 2, 0, 0, 0);
+    set_ints(g, node, "pads", 2, 1, 2, 0, 0);
+    kn_tensor outs[1] = {0}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, outs, state, false));
+    kn_conv2d_desc d = DESC(.n = 2, .c = 3, .h = 1, .w = 9, .oc = 2, .kh = 1, .kw = 3, .stride_w = 2, .pad_l = 1, .pad_r = 2);
+    finish_desc(&d);
+    cr_assert_eq(outs[0].ndim, 3);
+    cr_assert_eq(outs[0].shape[2], d.ow);
+    float ref[64];
+    ref_fwd(&d, x.data, w.data, NULL, NULL, false, ref);
+    T_ASSERT_CLOSE(outs[0].data, ref, kn_tensor_numel(&outs[0]), 1e-4, 1e-5);
+    t_gradcheck(g, node, in, 3, true, 1e-2f, 1e-2, 2e-3);
+    kn_tensor_release(&outs[0]);
+    kn_tensor_release(&x); kn_tensor_release(&w);
+    kn_graph_free(g);
+}
+
+/* Official node tests test_conv_with_autopad_same and ..._asymmetric_padding. */
+static void onnx_case(int h, int w, const char *auto_pad, const int64_t *pads, const float *expect, int eh, int ew)
+{
+    kn_tensor x = t_new(4, 1, 1, h, w), wt = t_new(4, 1, 1, 3, 3);
+    for (int i = 0; i < h * w; i++) ((float *)x.data)[i] = (float)i;
+    for (int i = 0; i < 9; i++) ((float *)wt.data)[i] = 1.0f;
+    kn_tensor *in[2] = {&x, &wt};
+    kn_graph *g;
+    int node = conv_graph(&g, "Conv", "", 2, in);
+    set_ints(g, node, "kernel_shape", 2, 3, 3, 0, 0);
+    set_ints(g, node, "strides", 2, 2, 2, 0, 0);
+    if (auto_pad) T_OK(kn_node_set_string(g, node, "auto_pad", auto_pad));
+    if (pads) T_OK(kn_node_set_ints(g, node, "pads", 4, pads));
+    kn_tensor outs[1] = {0}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, outs, state, false));
+    cr_assert(outs[0].shape[2] == eh && outs[0].shape[3] == ew);
+    T_ASSERT_CLOSE(outs[0].data, expect, eh * ew, 0, 1e-5);
+    kn_tensor_release(&outs[0]);
+    kn_tensor_release(&x); kn_tensor_release(&wt);
+    kn_graph_free(g);
+}
+
+Test(conv_op, onnx_autopad_same_lower)
+{
+    const float e[9] = {12, 27, 24, 63, 108, 81, 72, 117, 84};
+    onnx_case(5, 5, "SAME_LOWER", NULL, e, 3, 3);
+}
+
+Test(conv_op, onnx_asymmetric_padding)
+{
+    const int64_t pads[4] = {1, 0, 1, 0};
+    const float e[8] = {21, 33, 99, 117, 189, 207, 171, 183};
+    onnx_case(7, 5, NULL, pads, e, 4, 2);
+}
+
+static kn_status infer_only(const char *op, int n_in, const kn_tensor *meta, kn_tensor *out, int64_t group)
+{
+    kn_graph *g;
+    int node = t_single_node_graph(&g, op, n_in, meta, 1);
+    if (group > 1) T_OK(kn_node_set_int(g, node, "group", group));
+    kn_tensor tin[4], *in[4], *o[1] = {out};
+    for (int i = 0; i < n_in; i++) { tin[i] = meta[i]; in[i] = &tin[i]; }
+    kn_status st = kn_node_infer(g, &g->nodes[node], in, o);
+    kn_graph_free(g);
+    return st;
+}
+
+Test(conv_op, channel_mismatch_names_node_and_shapes)
+{
+    kn_tensor meta[2], out;
+    int64_t xs[4] = {1, 6, 8, 8}, ws[4] = {6, 2, 3, 3};
+    kn_tensor_meta(&meta[0], KN_FLOAT, 4, xs);
+    kn_tensor_meta(&meta[1], KN_FLOAT, 4, ws);
+    cr_assert_eq(infer_only("Conv", 2, meta, &out, 1), KN_ERR_SHAPE);
+    cr_assert(strstr(kn_last_error(), "node 'n0' (Conv)") && strstr(kn_last_error(), "[6,2,3,3]") &&
+              strstr(kn_last_error(), "[1,6,8,8]"), "%s", kn_last_error());
+    T_OK(infer_only("Conv", 2, meta, &out, 3)); /* 6 channels = 2 per group x 3 groups */
+    cr_assert_eq(infer_only("Conv", 2, meta, &out, 2), KN_ERR_SHAPE); /* 2 per group x 2 groups != 6 */
+}
+
+Test(conv_op, unsupported_rank_and_dtype)
+{
+    kn_tensor meta[2], out;
+    int64_t xs[5] = {1, 2, 4, 4, 4}, ws[5] = {3, 2, 3, 3, 3};
+    kn_tensor_meta(&meta[0], KN_FLOAT, 5, xs);
+    kn_tensor_meta(&meta[1], KN_FLOAT, 5, ws);
+    cr_assert_eq(infer_only("Conv", 2, meta, &out, 1), KN_ERR_UNSUPPORTED);
+    cr_assert(strstr(kn_last_error(), "node 'n0'") && strstr(kn_last_error(), "3-D"), "%s", kn_last_error());
+    kn_tensor_meta(&meta[0], KN_DOUBLE, 4, xs);
+    kn_tensor_meta(&meta[1], KN_FLOAT, 4, ws);
+    cr_assert_eq(infer_only("Conv", 2, meta, &out, 1), KN_ERR_UNSUPPORTED);
+    cr_assert(strstr(kn_last_error(), "double"), "%s", kn_last_error());
+}
+
+Test(conv_op, kernel_shape_must_match_w)
+{
+    kn_tensor meta[2], out;
+    int64_t xs[4] = {1, 2, 8, 8}, ws[4] = {3, 2, 3, 3};
+    kn_tensor_meta(&meta[0], KN_FLOAT, 4, xs);
+    kn_tensor_meta(&meta[1], KN_FLOAT, 4, ws);
+    kn_graph *g;
+    int node = t_single_node_graph(&g, "Conv", 2, meta, 1);
+    set_ints(g, node, "kernel_shape", 2, 5, 5, 0, 0);
+    kn_tensor *in[2] = {&meta[0], &meta[1]}, *o[1] = {&out};
+    cr_assert_eq(kn_node_infer(g, &g->nodes[node], in, o), KN_ERR_SHAPE);
+    cr_assert(strstr(kn_last_error(), "kernel_shape"), "%s", kn_last_error());
+    kn_graph_free(g);
+}
+
+Test(conv_op, unknown_batch_propagates)
+{
+    kn_graph *g;
+    int x, w, y, node;
+    int64_t xs[4] = {KN_DIM_UNKNOWN, 3, 16, KN_DIM_UNKNOWN}, ws[4] = {8, 3, 3, 3};
+    T_OK(kn_graph_create(&g));
+    T_OK(kn_graph_add_input(g, "x", KN_FLOAT, 4, xs, &x));
+    kn_tensor wt;
+    T_OK(kn_tensor_init(&wt, KN_FLOAT, 4, ws));
+    T_OK(kn_graph_add_initializer(g, "w", &wt, KN_VALUE_PARAM, &w));
+    T_OK(kn_graph_add_value(g, "y", KN_UNDEFINED, -1, NULL, &y));
+    int ins[2] = {x, w};
+    T_OK(kn_graph_add_node(g, "Conv", "", "c1", 2, ins, 1, &y, &node));
+    set_ints(g, node, "strides", 2, 2, 2, 0, 0);
+    set_ints(g, node, "pads", 4, 1, 1, 1, 1);
+    T_OK(kn_graph_add_output(g, y));
+    T_OK(kn_graph_infer_shapes(g));
+    const kn_value *v = &g->values[y];
+    cr_assert_eq(v->ndim, 4);
+    cr_assert_eq(v->shape[0], KN_DIM_UNKNOWN);
+    cr_assert_eq(v->shape[1], 8);
+    cr_assert_eq(v->shape[2], 8);
+    cr_assert_eq(v->shape[3], KN_DIM_UNKNOWN);
+    kn_graph_free(g);
+}
+
+/* ---- kiln.FusedConv ---- */
+
+Test(fused_conv, bias_residual_relu)
+{
+    kn_tensor x = t_new_rand(31, -1, 1, 4, 3, 4, 7, 6), w = t_new_rand(32, -1, 1, 4, 5, 4, 3, 3), b = t_new_rand(33, -1, 1, 1, 5);
+    kn_tensor z = t_new_rand(34, -1, 1, 4, 3, 5, 7, 6);
+    kn_tensor *in[4] = {&x, &w, &b, &z};
+    kn_graph *g;
+    int node = conv_graph(&g, "FusedConv", "kiln", 4, in);
+    set_ints(g, node, "pads", 4, 1, 1, 1, 1);
+    T_OK(kn_node_set_string(g, node, "activation", "Relu"));
+    kn_tensor outs[1] = {0}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, outs, state, false));
+    kn_conv2d_desc d = DESC(.n = 3, .c = 4, .h = 7, .w = 6, .oc = 5, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1);
+    finish_desc(&d);
+    static float ref[3 * 5 * 7 * 6];
+    ref_fwd(&d, x.data, w.data, b.data, z.data, true, ref);
+    T_ASSERT_CLOSE(outs[0].data, ref, kn_tensor_numel(&outs[0]), 1e-4, 1e-5);
+    kn_tensor_release(&outs[0]);
+    kn_graph_free(g);
+    /* B omitted, residual present, LeakyRelu */
+    kn_tensor *in2[4] = {&x, &w, NULL, &z};
+    node = conv_graph(&g, "FusedConv", "kiln", 4, in2);
+    set_ints(g, node, "pads", 4, 1, 1, 1, 1);
+    T_OK(kn_node_set_string(g, node, "activation", "LeakyRelu"));
+    float p = 0.1f;
+    T_OK(kn_node_set_floats(g, node, "activation_params", 1, &p));
+    T_OK(t_run_node(g, node, in2, outs, state, false));
+    ref_fwd(&d, x.data, w.data, NULL, z.data, false, ref);
+    for (size_t i = 0; i < sizeof ref / sizeof *ref; i++) ref[i] = ref[i] >= 0 ? ref[i] : 0.1f * ref[i];
+    T_ASSERT_CLOSE(outs[0].data, ref, kn_tensor_numel(&outs[0]), 1e-4, 1e-5);
+    kn_tensor_release(&outs[0]);
+    kn_graph_free(g);
+    kn_tensor_release(&x); kn_tensor_release(&w); kn_tensor_release(&b); kn_tensor_release(&z);
+}
+
+Test(fused_conv, residual_shape_is_checked)
+{
+    kn_tensor x = t_new(4, 1, 2, 5, 5), w = t_new(4, 3, 2, 3, 3), z = t_new(4, 1, 3, 5, 5);
+    kn_tensor *in[4] = {&x, &w, NULL, &z};
+    kn_graph *g;
+    int node = conv_graph(&g, "FusedConv", "kiln", 4, in);
+    kn_tensor outs[1] = {0}, state[KN_OP_MAX_STATE] = {0};
+    cr_assert_eq(t_run_node(g, node, in, outs, state, false), KN_ERR_SHAPE); /* output is [1,3,3,3] */
+    cr_assert(strstr(kn_last_error(), "node 'n0' (FusedConv)") && strstr(kn_last_error(), "[1,3,5,5]"), "%s",
+              kn_last_error());
+    kn_graph_free(g);
+    kn_tensor_release(&x); kn_tensor_release(&w); kn_tensor_release(&z);
+}
+
+/* ---- ConvTranspose ---- */
+
+/* Direct scatter form: y[n, g*mg+m, iy*s - p + ky*d] += x[n, c, iy] * w[c, m, ky]. */
+static void ref_convtranspose(const kn_conv2d_desc *d, const float *x, const float *w, const float *b, float *y)
+{
+    /* d describes the forward conv from y to x: d->c = M (y channels), d->oc = C (x channels). */
+    int64_t ny = d->n * d->c * d->h * d->w;
+    for (int64_t i = 0; i < ny; i++) y[i] = b ? b[i / (d->h * d->w) % d->c] : 0.0f;
+    FOR_TAPS(d) {
+        TAP_INDICES(d);
+        if (inside) y[xi] += x[yi] * w[wi];
+    }
+}
+
+Test(conv_transpose, onnx_default_and_output_shape)
+{
+    kn_tensor x = t_new(4, 1, 1, 3, 3), w = t_new(4, 1, 2, 3, 3);
+    for (int i = 0; i < 9; i++) ((float *)x.data)[i] = (float)i;
+    for (int i = 0; i < 18; i++) ((float *)w.data)[i] = 1.0f;
+    kn_tensor *in[2] = {&x, &w};
+    kn_graph *g;
+    int node = conv_graph(&g, "ConvTranspose", "", 2, in);
+    kn_tensor outs[1] = {0}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, outs, state, false));
+    const float e[25] = {0, 1, 3, 3, 2, 3, 8, 15, 12, 7, 9, 21, 36, 27, 15, 9, 20, 33, 24, 13, 6, 13, 21, 15, 8};
+    cr_assert(outs[0].shape[1] == 2 && outs[0].shape[2] == 5 && outs[0].shape[3] == 5);
+    T_ASSERT_CLOSE(outs[0].data, e, 25, 0, 1e-5);
+    T_ASSERT_CLOSE((float *)outs[0].data + 25, e, 25, 0, 1e-5);
+    kn_tensor_release(&outs[0]);
+    /* test_convtranspose_output_shape: strides [3,2], output_shape [10,8] beyond the full 9x7
+     * output; equals output_padding [1,1] (test_convtranspose_pad) */
+    set_ints(g, node, "strides", 2, 3, 2, 0, 0);
+    set_ints(g, node, "output_shape", 2, 10, 8, 0, 0);
+    T_OK(t_run_node(g, node, in, outs, state, false));
+    cr_assert(outs[0].shape[2] == 10 && outs[0].shape[3] == 8);
+    const float row0[8] = {0, 0, 1, 1, 3, 2, 2, 0}, row3[8] = {3, 3, 7, 4, 9, 5, 5, 0}, row9[8] = {0};
+    T_ASSERT_CLOSE((float *)outs[0].data, row0, 8, 0, 1e-5);
+    T_ASSERT_CLOSE((float *)outs[0].data + 24, row3, 8, 0, 1e-5);
+    T_ASSERT_CLOSE((float *)outs[0].data + 72, row9, 8, 0, 1e-5);
+    kn_tensor_release(&outs[0]);
+    kn_graph_free(g);
+    kn_tensor_release(&x); kn_tensor_release(&w);
+}
+
+Test(conv_transpose, strided_grouped_padded_with_gradients)
+{
+    /* X [2, 4, 3, 4], W [4, 3, 3, 2] group 2 -> M = 6 */
+    kn_tensor x = t_new_rand(41, -1, 1, 4, 2, 4, 3, 4), w = t_new_rand(42, -1, 1, 4, 4, 3, 3, 2), b = t_new_rand(43, -1, 1, 1, 6);
+    kn_tensor *in[3] = {&x, &w, &b};
+    kn_graph *g;
+    int node = conv_graph(&g, "ConvTranspose", "", 3, in);
+    set_ints(g, node, "strides", 2, 2, 3, 0, 0);
+    set_ints(g, node, "pads", 4, 1, 0, 0, 1);
+    set_ints(g, node, "output_padding", 2, 1, 0, 0, 0);
+    set_ints(g, node, "dilations", 2, 1, 2, 0, 0);
+    T_OK(kn_node_set_int(g, node, "group", 2));
+    kn_tensor outs[1] = {0}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, outs, state, false));
+    /* out h = 2*(3-1) + 1 + 3 - 1 - 0 = 7, w = 3*(4-1) + 0 + (2-1)*2+1 - 0 - 1 = 11 */
+    cr_assert(outs[0].shape[1] == 6 && outs[0].shape[2] == 7 && outs[0].shape[3] == 11, "got [%lld,%lld,%lld]",
+              (long long)outs[0].shape[1], (long long)outs[0].shape[2], (long long)outs[0].shape[3]);
+    kn_conv2d_desc d = DESC(.n = 2, .c = 6, .h = 7, .w = 11, .oc = 4, .kh = 3, .kw = 2, .oh = 3, .ow = 4, .stride_h = 2,
+                            .stride_w = 3, .dil_w = 2, .pad_t = 1, .pad_r = 1, .pad_b = 0, .pad_l = 0, .group = 2);
+    static float ref[2 * 6 * 7 * 11];
+    ref_convtranspose(&d, x.data, w.data, b.data, ref);
+    T_ASSERT_CLOSE(outs[0].data, ref, kn_tensor_numel(&outs[0]), 1e-4, 1e-5);
+    t_gradcheck(g, node, in, 7, true, 1e-2f, 1e-2, 2e-3);
+    kn_tensor_release(&outs[0]);
+    kn_graph_free(g);
+    kn_tensor_release(&x); kn_tensor_release(&w); kn_tensor_release(&b);
+}
+
+Test(conv_transpose, one_dimensional_same_upper)
+{
+    kn_tensor x = t_new_rand(51, -1, 1, 3, 1, 2, 5), w = t_new_rand(52, -1, 1, 3, 2, 3, 3);
+    kn_tensor *in[2] = {&x, &w};
+    kn_graph *g;
+    int node = conv_graph(&g, "ConvTranspose", "", 2, in);
+    set_ints(g, node, "strides", 1, 2, 0, 0, 0);
+    T_OK(kn_node_set_string(g, node, "auto_pad", "SAME_UPPER"));
+    kn_tensor outs[1] = {0}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, outs, state, false));
+    cr_assert(outs[0].ndim == 3 && outs[0].shape[1] == 3 && outs[0].shape[2] == 10);
+    /* full output 2*4 + 3 = 11, total pad 1: SAME_UPPER pads the start by 0, the end by 1 */
+    kn_conv2d_desc d = DESC(.n = 1, .c = 3, .h = 1, .w = 10, .oc = 2, .kh = 1, .kw = 3, .oh = 1, .ow = 5, .stride_w = 2,
+                            .pad_r = 1);
+    float ref[30];
+    ref_convtranspose(&d, x.data, w.data, NULL, ref);
+    T_ASSERT_CLOSE(outs[0].data, ref, 30, 1e-4, 1e-5);
+    t_gradcheck(g, node, in, 3, true, 1e-2f, 1e-2, 2e-3);
+    kn_tensor_release(&outs[0]);
+    kn_graph_free(g);
+    kn_tensor_release(&x); kn_tensor_release(&w);
+}
