@@ -28,5 +28,6 @@
 #include "nn/data/data.h"
 #include "optim/optim.h"
 #include "optim/train.h"
+#include "onnx/onnx.h"
 
 #endif

@@ -7,6 +7,7 @@
 #include "nn/op.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #define EVAL_MAX_ELEMS 65536 /* evaluate only small tensors while inferring */
@@ -18,8 +19,19 @@ static bool shape_known(const kn_tensor *t)
     return true;
 }
 
-kn_status kn_graph_infer_shapes(kn_graph *g)
+/* Append the current error to report (kn_graph_infer_collect). */
+static void collect(char *report, size_t size, int *n_problems)
 {
+    (*n_problems)++;
+    size_t len = report ? strnlen(report, size) : 0;
+    if (report && len + 1 < size) snprintf(report + len, size - len, "%s\n", kn_last_error());
+}
+
+/* report_mode: a node whose infer fails is recorded and its outputs stay unknown,
+ * so every node is looked at; otherwise the first failure is returned. */
+static kn_status infer_run(kn_graph *g, bool report_mode, char *report, size_t report_size, int *n_problems)
+{
+    kn_status first = KN_OK;
     int *order = malloc(sizeof(int) * (size_t)(g->n_nodes ? g->n_nodes : 1));
     kn_tensor *info = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof *info);
     bool *known = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof *known);
@@ -54,7 +66,14 @@ kn_status kn_graph_infer_shapes(kn_graph *g)
         for (int i = 0; i < n->n_outputs; i++) out[i] = &outs[i];
         bool meta_ok = (n->op->flags & KN_OP_META_ONLY) && n->n_inputs > 0 && in[0] && shape_known(in[0]);
         bool eval = !(n->op->flags & KN_OP_NONDETERMINISTIC) && (all_data || meta_ok);
-        if ((st = kn_node_infer(g, n, in, out)) != KN_OK) goto done;
+        if ((st = kn_node_infer(g, n, in, out)) != KN_OK) {
+            if (!report_mode) goto done;
+            collect(report, report_size, n_problems);
+            if (first == KN_OK) first = st;
+            st = KN_OK;
+            for (int i = 0; i < n->n_outputs; i++) kn_tensor_release(&outs[i]);
+            continue;
+        }
         for (int i = 0; i < n->n_outputs && eval; i++) {
             int64_t ne;
             if (outs[i].dtype != KN_UNDEFINED &&
@@ -87,5 +106,18 @@ done:
     free(info);
     free(known);
     free(order);
+    return st != KN_OK ? st : first;
+}
+
+kn_status kn_graph_infer_shapes(kn_graph *g)
+{
+    return infer_run(g, false, NULL, 0, NULL);
+}
+
+kn_status kn_graph_infer_collect(kn_graph *g, char *report, size_t report_size, int *n_problems)
+{
+    int n = 0;
+    kn_status st = infer_run(g, true, report, report_size, &n);
+    if (n_problems) *n_problems += n;
     return st;
 }

@@ -69,6 +69,10 @@ typedef struct kn_op_def {
 kn_status kn_node_infer(const kn_graph *g, const kn_node *n, kn_tensor *const *in,
                         kn_tensor *const *out);
 kn_status kn_node_eval(const kn_graph *g, const kn_node *n, kn_tensor *const *in, kn_tensor *outs);
+/* kn_graph_infer_shapes that carries on past failing nodes (their outputs stay unknown),
+ * appending each error to report as a line and adding to *n_problems; returns the first
+ * error. Used by kn_graph_validate. */
+kn_status kn_graph_infer_collect(kn_graph *g, char *report, size_t report_size, int *n_problems);
 
 /* Registry lookup; domain NULL, "" and "ai.onnx" are the default domain. */
 const kn_op_def *kn_op_find(const char *domain, const char *op_type);
