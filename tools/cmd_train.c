@@ -107,8 +107,11 @@ static kn_status write_report(const char *path, const train_args *a, const char 
 
 static kn_status export_model(const kn_graph *g, const char *path, int opset)
 {
-    (void)g; (void)path; (void)opset;
-    return kn_error(KN_ERR_UNSUPPORTED, "--out: ONNX export is not built into this kiln yet");
+    kn_onnx_export_opts xo = kn_onnx_export_defaults();
+    xo.opset = opset;
+    KN_TRY(kn_onnx_save(g, path, &xo));
+    fprintf(stderr, "kiln train: wrote %s\n", path);
+    return KN_OK;
 }
 
 int kn_cmd_train(int argc, char **argv)
