@@ -59,3 +59,30 @@ kn_status kn_op_broadcast(const kn_op_ctx *c, int na, const int64_t *sa, int nb,
     *nout = n;
     return KN_OK;
 }
+
+kn_status kn_op_legacy_bshape(const kn_op_ctx *c, const kn_tensor *a, const kn_tensor *b, int *nb, int64_t *bshape)
+{
+    *nb = b->ndim;
+    for (int i = 0; i < b->ndim; i++) bshape[i] = b->shape[i];
+    if (c->opset >= 7) return KN_OK;
+    int64_t broadcast, axis;
+    KN_TRY(kn_attr_int(c->node, "broadcast", 0, &broadcast));
+    KN_TRY(kn_attr_int(c->node, "axis", a->ndim - b->ndim, &axis));
+    char x[160], y[160];
+    if (!broadcast) {
+        if (!kn_shape_equal(a->ndim, a->shape, b->ndim, b->shape))
+            return kn_node_error(c->node, KN_ERR_SHAPE, "shapes %s and %s differ and broadcast=0 (opset %d)",
+                                 kn_shape_str(x, sizeof x, a->ndim, a->shape), kn_shape_str(y, sizeof y, b->ndim, b->shape),
+                                 c->opset);
+        return KN_OK;
+    }
+    if (axis < 0) axis += a->ndim;
+    if (axis < 0 || axis + b->ndim > a->ndim)
+        return kn_node_error(c->node, KN_ERR_SHAPE, "legacy broadcast of %s into %s at axis %lld does not fit",
+                             kn_shape_str(y, sizeof y, b->ndim, b->shape), kn_shape_str(x, sizeof x, a->ndim, a->shape),
+                             (long long)axis);
+    *nb = a->ndim;
+    for (int i = 0; i < a->ndim; i++) bshape[i] = 1;
+    for (int i = 0; i < b->ndim; i++) bshape[axis + i] = b->shape[i];
+    return KN_OK;
+}

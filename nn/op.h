@@ -94,6 +94,12 @@ kn_status kn_op_broadcast(const kn_op_ctx *c, int na, const int64_t *sa, int nb,
  * Relu|LeakyRelu|Clip|Sigmoid|HardSwish|Tanh, and `activation_params` floats);
  * absent = KN_ACT_NONE. Defined in nn/ops/gemm.c, shared by FusedConv. */
 kn_status kn_fused_activation(const kn_node *n, kn_act *act, float *alpha, float *beta);
+/* Operand b's shape as numpy broadcasting should see it. From opset 7 that is b's own
+ * shape. Before opset 7, binary ops broadcast only with attribute broadcast=1, aligning b
+ * with a at `axis` (default: trailing), so b is padded with 1s on the right; with
+ * broadcast=0 the shapes must be equal. */
+kn_status kn_op_legacy_bshape(const kn_op_ctx *c, const kn_tensor *a, const kn_tensor *b, int *nb,
+                              int64_t *bshape);
 /* Normalise an axis in [-r, r) to [0, r); error naming the node otherwise. */
 kn_status kn_op_axis(const kn_op_ctx *c, int64_t axis, int rank, int *out);
 

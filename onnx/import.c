@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KN_ONNX_MIN_OPSET 7
+#define KN_ONNX_MIN_OPSET 1
 #define KN_ONNX_MAX_OPSET 19
 
 typedef struct importer {
@@ -257,9 +257,8 @@ static kn_status import_opsets(importer *im, const Onnx__ModelProto *m)
         }
         long long v = o->has_version ? (long long)o->version : -1;
         if (v < KN_ONNX_MIN_OPSET || v > KN_ONNX_MAX_OPSET)
-            return kn_error(KN_ERR_UNSUPPORTED, "opset_import: ai.onnx opset %lld is not supported (kiln reads %d..%d%s)", v,
-                            KN_ONNX_MIN_OPSET, KN_ONNX_MAX_OPSET,
-                            v < KN_ONNX_MIN_OPSET ? "; older opsets use legacy broadcast/attribute semantics" : "");
+            return kn_error(KN_ERR_UNSUPPORTED, "opset_import: ai.onnx opset %lld is not supported (kiln reads %d..%d)", v,
+                            KN_ONNX_MIN_OPSET, KN_ONNX_MAX_OPSET);
         opset = (int)v;
     }
     if (opset < 0 && other)

@@ -1,7 +1,7 @@
 /* kiln — ONNX model and TensorProto files: import into a kn_graph, export a
  * kn_graph as a ModelProto. Nothing outside onnx/ sees protobuf.
  *
- * Import accepts IR version >= 3 and ai.onnx opsets 7..19 (g->opset is set from
+ * Import accepts IR version >= 3 and ai.onnx opsets 1..19 (g->opset is set from
  * the model; ops follow that opset's semantics) plus kiln-domain nodes.
  * Graphs using other domains, subgraph attributes (If/Loop/Scan bodies),
  * sparse initializers or non-tensor types are refused with KN_ERR_UNSUPPORTED.

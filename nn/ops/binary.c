@@ -16,7 +16,10 @@ static kn_status binary_infer_spec(kn_op_ctx *c, const binary_spec *s)
                              kn_dtype_name(a->dtype), kn_dtype_name(b->dtype));
     int nd;
     int64_t shape[KN_MAX_DIMS];
-    KN_TRY(kn_op_broadcast(c, a->ndim, a->shape, b->ndim, b->shape, &nd, shape));
+    int nbl;
+    int64_t bl[KN_MAX_DIMS];
+    KN_TRY(kn_op_legacy_bshape(c, a, b, &nbl, bl));
+    KN_TRY(kn_op_broadcast(c, a->ndim, a->shape, nbl, bl, &nd, shape));
     if (s->unidirectional && !kn_shape_equal(nd, shape, a->ndim, a->shape)) {
         char x[160], y[160];
         return kn_node_error(c->node, KN_ERR_SHAPE, "slope %s must broadcast to X %s",
@@ -30,7 +33,10 @@ static kn_status binary_forward_spec(kn_op_ctx *c, const binary_spec *s)
 {
     const kn_tensor *a = c->in[0], *b = c->in[1];
     kn_bcast bc;
-    KN_TRY(kn_bcast_init(&bc, a->ndim, a->shape, b->ndim, b->shape));
+    int nbl;
+    int64_t bl[KN_MAX_DIMS];
+    KN_TRY(kn_op_legacy_bshape(c, a, b, &nbl, bl));
+    KN_TRY(kn_bcast_init(&bc, a->ndim, a->shape, nbl, bl));
     if (a->dtype != b->dtype) { /* Pow with a different exponent type: convert it to the base's */
         size_t need = (size_t)kn_tensor_numel(b) * kn_dtype_size(a->dtype);
         if (c->ws_bytes < need) return kn_node_error(c->node, KN_ERR_INTERNAL, "workspace too small");
@@ -53,7 +59,10 @@ static kn_status binary_backward_spec(kn_op_ctx *c, const binary_spec *s)
     if (a->dtype != KN_FLOAT || b->dtype != KN_FLOAT)
         return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "gradients need float operands");
     kn_bcast bc;
-    KN_TRY(kn_bcast_init(&bc, a->ndim, a->shape, b->ndim, b->shape));
+    int nbl;
+    int64_t bl[KN_MAX_DIMS];
+    KN_TRY(kn_op_legacy_bshape(c, a, b, &nbl, bl));
+    KN_TRY(kn_bcast_init(&bc, a->ndim, a->shape, nbl, bl));
     return KN_KCALL(c->k, binary_bwd, s->op, &bc, a->data, b->data, c->gout[0]->data,
                     c->gin[0] ? c->gin[0]->data : NULL, c->gin[1] ? c->gin[1]->data : NULL);
 }

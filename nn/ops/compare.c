@@ -57,7 +57,10 @@ static kn_status cmp_infer(kn_op_ctx *c, const cmp_spec *s)
     }
     int nd;
     int64_t shape[KN_MAX_DIMS];
-    KN_TRY(kn_op_broadcast(c, a->ndim, a->shape, b->ndim, b->shape, &nd, shape));
+    int nbl;
+    int64_t bl[KN_MAX_DIMS];
+    KN_TRY(kn_op_legacy_bshape(c, a, b, &nbl, bl));
+    KN_TRY(kn_op_broadcast(c, a->ndim, a->shape, nbl, bl, &nd, shape));
     kn_op_set_out(c, 0, s->bool_out ? KN_BOOL : a->dtype, nd, shape);
     return KN_OK;
 }
@@ -68,7 +71,10 @@ static kn_status cmp_forward(kn_op_ctx *c, const cmp_spec *s)
     kn_binop op = s->op;
     if (op == KN_BIN_MOD) KN_TRY(mod_opcode(c, a->dtype, &op));
     kn_bcast bc;
-    KN_TRY(kn_bcast_init(&bc, a->ndim, a->shape, b->ndim, b->shape));
+    int nbl;
+    int64_t bl[KN_MAX_DIMS];
+    KN_TRY(kn_op_legacy_bshape(c, a, b, &nbl, bl));
+    KN_TRY(kn_bcast_init(&bc, a->ndim, a->shape, nbl, bl));
     return KN_KCALL(c->k, binary, op, a->dtype, &bc, a->data, b->data, c->out[0]->data);
 }
 
