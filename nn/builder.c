@@ -147,6 +147,8 @@ static void rename_node(kn_graph *g, int y, const char *name)
     if (!s) { fail(g, kn_error(KN_ERR_NOMEM, "out of memory")); return; }
     free(n->name);
     n->name = s;
+    /* the layer's output takes the layer's name too, when it is free */
+    if (kn_graph_find_value(g, name) < 0 && kn_graph_rename_value(g, y, name) != KN_OK) fail(g, KN_ERR_NOMEM);
 }
 
 int kn_linear(kn_graph *g, int x, int64_t out_features, const char *name)

@@ -217,6 +217,23 @@ kn_status kn_graph_add_output(kn_graph *g, int value)
     return push_id(&g->outputs, &g->n_outputs, value);
 }
 
+kn_status kn_graph_rename_value(kn_graph *g, int value, const char *name)
+{
+    if (value < 0 || value >= g->n_values || !name || !*name)
+        return kn_error(KN_ERR_INVALID, "rename: no value %d or empty name", value);
+    int other = kn_graph_find_value(g, name);
+    if (other == value) return KN_OK;
+    if (other >= 0) return kn_error(KN_ERR_INVALID, "rename: value name '%s' is already used", name);
+    char *s = strdup(name);
+    if (!s) return kn_error(KN_ERR_NOMEM, "out of memory");
+    free(g->values[value].name);
+    g->values[value].name = s;
+    free(g->name_index); /* rebuilt on the next lookup */
+    g->name_index = NULL;
+    g->name_index_cap = 0;
+    return KN_OK;
+}
+
 kn_status kn_value_set_dim_param(kn_graph *g, int value, int dim, const char *param)
 {
     if (value < 0 || value >= g->n_values || dim < 0 || dim >= KN_MAX_DIMS)

@@ -121,6 +121,8 @@ kn_status kn_graph_add_initializer(kn_graph *g, const char *name, kn_tensor *t,
                                    kn_value_kind kind, int *id);
 kn_status kn_graph_add_output(kn_graph *g, int value);
 int kn_graph_find_value(const kn_graph *g, const char *name); /* -1 if absent */
+/* Rename a value; KN_ERR_INVALID if the name is taken. */
+kn_status kn_graph_rename_value(kn_graph *g, int value, const char *name);
 kn_status kn_value_set_dim_param(kn_graph *g, int value, int dim, const char *param);
 
 /* Nodes. The op is looked up in the registry: an unknown (domain, op_type) is

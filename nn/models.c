@@ -8,6 +8,10 @@ static const int64_t label_shape[1] = {KN_DIM_UNKNOWN};
 
 static kn_status finish(kn_graph *g, int logits, int labels)
 {
+    if (logits >= 0 && g->sticky == KN_OK) {
+        kn_status st = kn_graph_rename_value(g, logits, "logits");
+        if (st != KN_OK) return st;
+    }
     kn_output(g, logits);
     kn_softmax_cross_entropy(g, logits, labels);
     return kn_graph_status(g);
