@@ -4,72 +4,11 @@
  * The loss is [N, D1...] for none, else a scalar. Gradient wrt the input
  * only. Shares its conventions with SoftmaxCrossEntropyLoss
  * (nn/ops/softmax_xent.c), minus the softmax. */
-#include "nn/op.h"
+#include "nn/ops/loss_common.h"
 
 #include <string.h>
 
-#define NO_IGNORE INT64_MIN /* no ignore_index attribute: no label equals this */
-
-typedef struct nll_cfg {
-    int reduction; /* 0 none, 1 sum, 2 mean (the kernel's numbering) */
-    int64_t ignore_index;
-} nll_cfg;
-
-static kn_status nll_config(const kn_op_ctx *c, nll_cfg *cfg)
-{
-    const char *red;
-    if (c->opset < 12)
-        return kn_node_error(c->node, KN_ERR_INVALID, "%s exists from opset 12; the graph is opset %d",
-                             c->node->op_type, c->opset);
-    KN_TRY(kn_attr_string(c->node, "reduction", "mean", &red));
-    if (!strcmp(red, "none")) cfg->reduction = 0;
-    else if (!strcmp(red, "sum")) cfg->reduction = 1;
-    else if (!strcmp(red, "mean")) cfg->reduction = 2;
-    else return kn_node_error(c->node, KN_ERR_INVALID, "reduction '%s' is not one of none, sum, mean", red);
-    KN_TRY(kn_attr_int(c->node, "ignore_index", NO_IGNORE, &cfg->ignore_index));
-    return KN_OK;
-}
-
-static kn_status nll_infer(kn_op_ctx *c)
-{
-    nll_cfg cfg;
-    KN_TRY(nll_config(c, &cfg));
-    const kn_tensor *x = c->in[0], *t = c->in[1], *w = KN_IN(c, 2);
-    char sx[160], st[160];
-    if (x->dtype != KN_FLOAT)
-        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "input is %s; only float is supported", kn_dtype_name(x->dtype));
-    if (t->dtype != KN_INT64 && t->dtype != KN_INT32)
-        return kn_node_error(c->node, KN_ERR_SHAPE, "target must be int64 or int32, got %s", kn_dtype_name(t->dtype));
-    if (x->ndim < 2 || t->ndim != x->ndim - 1)
-        return kn_node_error(c->node, KN_ERR_SHAPE, "input %s must be [N, C, D...] and target %s [N, D...]",
-                             kn_shape_str(sx, sizeof sx, x->ndim, x->shape), kn_shape_str(st, sizeof st, t->ndim, t->shape));
-    int64_t lshape[KN_MAX_DIMS];
-    for (int d = 0; d < t->ndim; d++) {
-        const int64_t a = x->shape[d == 0 ? 0 : d + 1], b = t->shape[d];
-        if (a >= 0 && b >= 0 && a != b)
-            return kn_node_error(c->node, KN_ERR_SHAPE, "target %s does not match input %s (dim %d)",
-                                 kn_shape_str(st, sizeof st, t->ndim, t->shape), kn_shape_str(sx, sizeof sx, x->ndim, x->shape), d);
-        lshape[d] = a >= 0 ? a : b;
-    }
-    if (w) {
-        if (w->dtype != KN_FLOAT)
-            return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "weight is %s; only float is supported", kn_dtype_name(w->dtype));
-        if (w->ndim != 1 || (x->shape[1] >= 0 && w->shape[0] >= 0 && w->shape[0] != x->shape[1]))
-            return kn_node_error(c->node, KN_ERR_SHAPE, "weight %s must be [C] for input %s",
-                                 kn_shape_str(st, sizeof st, w->ndim, w->shape), kn_shape_str(sx, sizeof sx, x->ndim, x->shape));
-    }
-    if (cfg.reduction == 0) kn_op_set_out(c, 0, KN_FLOAT, t->ndim, lshape);
-    else kn_op_set_out(c, 0, KN_FLOAT, 0, NULL);
-    return KN_OK;
-}
-
-static void nll_geometry(const kn_tensor *x, int64_t *n, int64_t *ch, int64_t *inner)
-{
-    *n = x->shape[0];
-    *ch = x->shape[1];
-    *inner = 1;
-    for (int d = 2; d < x->ndim; d++) *inner *= x->shape[d];
-}
+static kn_status nll_infer(kn_op_ctx *c) { return kn_loss_infer(c, "input", "target"); }
 
 static size_t nll_workspace(kn_op_ctx *c)
 {
@@ -99,10 +38,10 @@ static kn_status nll_labels(kn_op_ctx *c, const int64_t **labels)
 
 static kn_status nll_forward(kn_op_ctx *c)
 {
-    nll_cfg cfg;
-    KN_TRY(nll_config(c, &cfg));
+    kn_loss_cfg cfg;
+    KN_TRY(kn_loss_config(c, &cfg));
     int64_t n, ch, inner;
-    nll_geometry(c->in[0], &n, &ch, &inner);
+    kn_loss_geometry(c->in[0], &n, &ch, &inner);
     const int64_t *labels;
     KN_TRY(nll_labels(c, &labels));
     const kn_tensor *w = KN_IN(c, 2);
@@ -113,10 +52,10 @@ static kn_status nll_forward(kn_op_ctx *c)
 static kn_status nll_backward(kn_op_ctx *c)
 {
     if (!c->gin[0] || !c->gout[0]) return KN_OK;
-    nll_cfg cfg;
-    KN_TRY(nll_config(c, &cfg));
+    kn_loss_cfg cfg;
+    KN_TRY(kn_loss_config(c, &cfg));
     int64_t n, ch, inner;
-    nll_geometry(c->in[0], &n, &ch, &inner);
+    kn_loss_geometry(c->in[0], &n, &ch, &inner);
     const int64_t *labels;
     KN_TRY(nll_labels(c, &labels));
     const kn_tensor *w = KN_IN(c, 2);

@@ -4,73 +4,11 @@
  * ([N, D1...] for none, else a scalar), optional output 1 the log-softmax of
  * the scores. The log-probabilities are kept (output 1, or state[0] when it
  * is not requested) for the backward pass. Gradient wrt the scores only. */
-#include "nn/op.h"
+#include "nn/ops/loss_common.h"
 
 #include <string.h>
 
-#define NO_IGNORE INT64_MIN /* no ignore_index attribute: no label equals this */
-
-typedef struct xent_cfg {
-    int reduction; /* 0 none, 1 sum, 2 mean (the kernel's numbering) */
-    int64_t ignore_index;
-} xent_cfg;
-
-static kn_status xent_config(const kn_op_ctx *c, xent_cfg *cfg)
-{
-    const char *red;
-    if (c->opset < 12)
-        return kn_node_error(c->node, KN_ERR_INVALID, "%s exists from opset 12; the graph is opset %d",
-                             c->node->op_type, c->opset);
-    KN_TRY(kn_attr_string(c->node, "reduction", "mean", &red));
-    if (!strcmp(red, "none")) cfg->reduction = 0;
-    else if (!strcmp(red, "sum")) cfg->reduction = 1;
-    else if (!strcmp(red, "mean")) cfg->reduction = 2;
-    else return kn_node_error(c->node, KN_ERR_INVALID, "reduction '%s' is not one of none, sum, mean", red);
-    KN_TRY(kn_attr_int(c->node, "ignore_index", NO_IGNORE, &cfg->ignore_index));
-    return KN_OK;
-}
-
-static kn_status xent_infer(kn_op_ctx *c)
-{
-    xent_cfg cfg;
-    KN_TRY(xent_config(c, &cfg));
-    const kn_tensor *x = c->in[0], *t = c->in[1], *w = KN_IN(c, 2);
-    char sx[160], st[160];
-    if (x->dtype != KN_FLOAT)
-        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "scores are %s; only float is supported", kn_dtype_name(x->dtype));
-    if (t->dtype != KN_INT64 && t->dtype != KN_INT32)
-        return kn_node_error(c->node, KN_ERR_SHAPE, "labels must be int64 or int32, got %s", kn_dtype_name(t->dtype));
-    if (x->ndim < 2 || t->ndim != x->ndim - 1)
-        return kn_node_error(c->node, KN_ERR_SHAPE, "scores %s must be [N, C, D...] and labels %s [N, D...]",
-                             kn_shape_str(sx, sizeof sx, x->ndim, x->shape), kn_shape_str(st, sizeof st, t->ndim, t->shape));
-    int64_t lshape[KN_MAX_DIMS];
-    for (int d = 0; d < t->ndim; d++) {
-        const int64_t a = x->shape[d == 0 ? 0 : d + 1], b = t->shape[d];
-        if (a >= 0 && b >= 0 && a != b)
-            return kn_node_error(c->node, KN_ERR_SHAPE, "labels %s do not match scores %s (dim %d)",
-                                 kn_shape_str(st, sizeof st, t->ndim, t->shape), kn_shape_str(sx, sizeof sx, x->ndim, x->shape), d);
-        lshape[d] = a >= 0 ? a : b;
-    }
-    if (w) {
-        if (w->dtype != KN_FLOAT)
-            return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "weights are %s; only float is supported", kn_dtype_name(w->dtype));
-        if (w->ndim != 1 || (x->shape[1] >= 0 && w->shape[0] >= 0 && w->shape[0] != x->shape[1]))
-            return kn_node_error(c->node, KN_ERR_SHAPE, "weights %s must be [C] for scores %s",
-                                 kn_shape_str(st, sizeof st, w->ndim, w->shape), kn_shape_str(sx, sizeof sx, x->ndim, x->shape));
-    }
-    if (cfg.reduction == 0) kn_op_set_out(c, 0, KN_FLOAT, t->ndim, lshape);
-    else kn_op_set_out(c, 0, KN_FLOAT, 0, NULL);
-    if (c->n_out > 1) kn_op_set_out(c, 1, KN_FLOAT, x->ndim, x->shape);
-    return KN_OK;
-}
-
-static void xent_geometry(const kn_tensor *x, int64_t *n, int64_t *ch, int64_t *inner)
-{
-    *n = x->shape[0];
-    *ch = x->shape[1];
-    *inner = 1;
-    for (int d = 2; d < x->ndim; d++) *inner *= x->shape[d];
-}
+static kn_status xent_infer(kn_op_ctx *c) { return kn_loss_infer(c, "scores", "labels"); }
 
 static size_t xent_workspace(kn_op_ctx *c)
 {
@@ -115,10 +53,10 @@ static kn_status xent_log_prob(kn_op_ctx *c, bool create, float **lp)
 
 static kn_status xent_forward(kn_op_ctx *c)
 {
-    xent_cfg cfg;
-    KN_TRY(xent_config(c, &cfg));
+    kn_loss_cfg cfg;
+    KN_TRY(kn_loss_config(c, &cfg));
     int64_t n, ch, inner;
-    xent_geometry(c->in[0], &n, &ch, &inner);
+    kn_loss_geometry(c->in[0], &n, &ch, &inner);
     const int64_t *labels;
     float *lp;
     KN_TRY(xent_labels(c, &labels));
@@ -132,10 +70,10 @@ static kn_status xent_backward(kn_op_ctx *c)
 {
     const kn_tensor *gl = c->gout[0], *glp = c->n_out > 1 ? c->gout[1] : NULL;
     if (!c->gin[0] || (!gl && !glp)) return KN_OK;
-    xent_cfg cfg;
-    KN_TRY(xent_config(c, &cfg));
+    kn_loss_cfg cfg;
+    KN_TRY(kn_loss_config(c, &cfg));
     int64_t n, ch, inner;
-    xent_geometry(c->in[0], &n, &ch, &inner);
+    kn_loss_geometry(c->in[0], &n, &ch, &inner);
     float *lp;
     KN_TRY(xent_log_prob(c, false, &lp));
     if (gl) {
