@@ -558,6 +558,17 @@ const kn_tensor *kn_session_value_grad(const kn_session *s, const char *name)
     return v >= 0 && s->grads[v].data ? &s->grads[v] : NULL;
 }
 
+kn_status kn_session_sync_graph(kn_session *s)
+{
+    if (s->opts.device == KN_CPU) return KN_OK;
+    for (int v = 0; v < s->g->n_values; v++) {
+        kn_value *val = &s->g->values[v];
+        if ((val->kind == KN_VALUE_PARAM || val->kind == KN_VALUE_CONST) && val->data.data && s->vals[v].data)
+            KN_TRY(kn_tensor_copy_data(&val->data, &s->vals[v]));
+    }
+    return KN_OK;
+}
+
 kn_status kn_session_warmup(kn_session *s, const kn_tensor *const *inputs, int n_inputs, int iters)
 {
     for (int i = 0; i < iters; i++) KN_TRY(kn_session_run(s, inputs, n_inputs));

@@ -54,6 +54,12 @@ const char *kn_session_param_name(const kn_session *s, int i);
 /* Gradient of any value by name after backward (NULL if none flowed). */
 const kn_tensor *kn_session_value_grad(const kn_session *s, const char *name);
 
+/* Copy parameters and state (BN running statistics) from the session's device back
+ * into the graph it was created from (their host buffers are shared). A no-op on the
+ * CPU, where the session works on the graph's buffers directly. Call it before
+ * exporting or evaluating a model trained on a GPU. */
+kn_status kn_session_sync_graph(kn_session *s);
+
 /* Run warm-up iterations with the given inputs (plans buffers, caches algorithms). */
 kn_status kn_session_warmup(kn_session *s, const kn_tensor *const *inputs, int n_inputs,
                             int iters);

@@ -172,6 +172,7 @@ int kn_cmd_train(int argc, char **argv)
     for (int e = 0; st == KN_OK && e < a.epochs; e++) {
         kn_optimizer_set_lr(opt, kn_lr_schedule_at(&sched, a.lr, e));
         if ((st = kn_train_epoch(train, opt, it, e, &ep[e], progress, &ps)) != KN_OK) break;
+        if ((st = kn_session_sync_graph(train)) != KN_OK) break; /* GPU-trained weights to the host graph */
         /* a fresh inference session sees the current parameters and BN running stats */
         kn_session_opts eo = kn_session_defaults();
         eo.device = device;
