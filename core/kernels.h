@@ -102,6 +102,18 @@ typedef struct kn_pool2d_desc {
     bool count_include_pad; /* AveragePool */
 } kn_pool2d_desc;
 
+/* N-d window geometry for the 3-D (and any-rank) conv and pooling kernels: x is
+ * [n, c, in...], y [n, oc, out...], conv weight [oc, c/group, k...]. Pads may be negative
+ * (ConvTranspose's output_shape): taps outside [0, in) are skipped either way. Pooling
+ * uses oc = c and ignores group. */
+typedef struct kn_nd_desc {
+    int rank; /* spatial dims, 1..KN_MAX_DIMS-2 */
+    int64_t n, c, oc, group;
+    int64_t in[KN_MAX_DIMS], out[KN_MAX_DIMS], k[KN_MAX_DIMS];
+    int64_t stride[KN_MAX_DIMS], dil[KN_MAX_DIMS], pad_begin[KN_MAX_DIMS], pad_end[KN_MAX_DIMS];
+    bool count_include_pad; /* AveragePool */
+} kn_nd_desc;
+
 typedef struct kn_kernels {
     const char *name;
     kn_device device;
@@ -279,6 +291,23 @@ typedef struct kn_kernels {
                      float beta, float bias, const float *x, float *y);
 
     /* --- kernels added with conv/pool --- */
+
+    /* --- N-d (3-D and up) conv and pooling: same contracts as the 2-D entries --- */
+    size_t (*convnd_workspace)(const kn_nd_desc *d);
+    kn_status (*convnd_fwd)(const kn_nd_desc *d, const float *x, const float *w, float *y,
+                            const kn_epilogue *ep, void *ws);
+    kn_status (*convnd_bwd_data)(const kn_nd_desc *d, const float *w, const float *gy, float *gx,
+                                 void *ws);
+    kn_status (*convnd_bwd_filter)(const kn_nd_desc *d, const float *x, const float *gy, float *gw,
+                                   float *gb, void *ws);
+    /* MaxPool in dtype (float, double, float16 and the integer types: max is exact); argmax
+     * (flat index into the spatial volume, -1 for an all-padding window) may be NULL. */
+    kn_status (*maxpoolnd_fwd)(const kn_nd_desc *d, kn_dtype dtype, const void *x, void *y,
+                               int64_t *argmax);
+    kn_status (*maxpoolnd_bwd)(const kn_nd_desc *d, const float *gy, const int64_t *argmax,
+                               float *gx);
+    kn_status (*avgpoolnd_fwd)(const kn_nd_desc *d, const float *x, float *y);
+    kn_status (*avgpoolnd_bwd)(const kn_nd_desc *d, const float *gy, float *gx);
 } kn_kernels;
 
 /* The table for a device, or NULL when kiln was built without it. */
