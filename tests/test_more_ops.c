@@ -306,3 +306,133 @@ Test(variadic, max_min_float16_broadcast)
     kn_tensor_release(&a);
     kn_tensor_release(&b);
 }
+
+/* ---- unary math ---- */
+
+static double ref_mish(double v) { return v * tanh(log1p(exp(v))); }
+
+typedef struct un_case {
+    const char *op;
+    double (*ref)(double);
+    float lo, hi; /* domain of the test values */
+} un_case;
+
+static void run_unary(const char *op, const kn_tensor *x, kn_graph **g, int *node, kn_tensor *out)
+{
+    *node = t_single_node_graph(g, op, 1, x, 1);
+    kn_tensor *in[1] = {(kn_tensor *)x}, state[KN_OP_MAX_STATE] = {0};
+    out[0] = (kn_tensor){0};
+    T_OK(t_run_node(*g, *node, in, out, state, false));
+}
+
+Test(unary_more, math_ops_match_libm_with_gradients)
+{
+    const un_case cases[] = {
+        {"Acos", acos, -0.9f, 0.9f},   {"Asin", asin, -0.9f, 0.9f},  {"Atan", atan, -3, 3},
+        {"Acosh", acosh, 1.2f, 4},     {"Asinh", asinh, -3, 3},      {"Atanh", atanh, -0.9f, 0.9f},
+        {"Cosh", cosh, -3, 3},         {"Sinh", sinh, -3, 3},        {"Tan", tan, -1.2f, 1.2f},
+        {"Mish", ref_mish, -4, 4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        kn_tensor x = t_new_rand(100 + i, cases[i].lo, cases[i].hi, 2, 3, 7), out[1];
+        kn_graph *g;
+        int node;
+        run_unary(cases[i].op, &x, &g, &node, out);
+        float ref[21];
+        for (int j = 0; j < 21; j++) ref[j] = (float)cases[i].ref(((float *)x.data)[j]);
+        cr_assert(t_close_ratio(out[0].data, ref, 21, 1e-5, 1e-6) <= 1, "%s differs from libm", cases[i].op);
+        kn_tensor *in[1] = {&x};
+        t_gradcheck(g, node, in, 1, false, 1e-3f, 1e-2, 1e-3);
+        kn_tensor_release(&out[0]);
+        kn_tensor_release(&x);
+        kn_graph_free(g);
+    }
+}
+
+Test(unary_more, thresholded_relu_and_shrink_attributes)
+{
+    const float xv[6] = {-2.5f, -1.1f, -0.2f, 0.3f, 1.5f, 3.0f}; /* none on a jump */
+    kn_tensor x = t_new(1, 6);
+    memcpy(x.data, xv, sizeof xv);
+    /* ThresholdedRelu alpha 1.2: keep x > alpha */
+    kn_graph *g = NULL;
+    int node = t_single_node_graph(&g, "ThresholdedRelu", 1, &x, 1);
+    T_OK(kn_node_set_float(g, node, "alpha", 1.2f));
+    kn_tensor *in[1] = {&x}, out[1] = {{0}}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, out, state, false));
+    const float tr[6] = {0, 0, 0, 0, 1.5f, 3.0f};
+    T_ASSERT_CLOSE(out[0].data, tr, 6, 0, 0);
+    t_gradcheck(g, node, in, 1, false, 1e-3f, 1e-2, 1e-3);
+    kn_tensor_release(&out[0]);
+    kn_graph_free(g);
+    /* Shrink lambd 1, bias 0.5: x < -1 -> x + 0.5, x > 1 -> x - 0.5, else 0 */
+    node = t_single_node_graph(&g, "Shrink", 1, &x, 1);
+    T_OK(kn_node_set_float(g, node, "lambd", 1.0f));
+    T_OK(kn_node_set_float(g, node, "bias", 0.5f));
+    T_OK(t_run_node(g, node, in, out, state, false));
+    const float sh[6] = {-2.0f, -0.6f, 0, 0, 1.0f, 2.5f};
+    T_ASSERT_CLOSE(out[0].data, sh, 6, 1e-6, 1e-7);
+    t_gradcheck(g, node, in, 1, false, 1e-3f, 1e-2, 1e-3);
+    kn_tensor_release(&out[0]);
+    kn_graph_free(g);
+    kn_tensor_release(&x);
+}
+
+Test(unary_more, neg_and_abs_on_int64_and_float_only_elsewhere)
+{
+    int64_t s[1] = {5};
+    const int64_t v[5] = {-7, 0, 3, -1, INT64_MAX};
+    kn_tensor x;
+    T_OK(kn_tensor_init(&x, KN_INT64, 1, s));
+    memcpy(x.data, v, sizeof v);
+    const char *ops[2] = {"Neg", "Abs"};
+    for (int o = 0; o < 2; o++) {
+        kn_graph *g;
+        int node;
+        kn_tensor out[1];
+        run_unary(ops[o], &x, &g, &node, out);
+        cr_assert_eq(out[0].dtype, KN_INT64);
+        for (int i = 0; i < 5; i++) {
+            int64_t want = o == 0 ? -v[i] : (v[i] < 0 ? -v[i] : v[i]);
+            cr_assert_eq(((int64_t *)out[0].data)[i], want, "%s element %d", ops[o], i);
+        }
+        kn_tensor_release(&out[0]);
+        kn_graph_free(g);
+    }
+    kn_graph *g;
+    kn_tensor o, *pin[1] = {&x}, *po[1] = {&o};
+    int node = t_single_node_graph(&g, "Sin", 1, &x, 1);
+    cr_assert_eq(kn_node_infer(g, &g->nodes[node], pin, po), KN_ERR_UNSUPPORTED);
+    cr_assert(strstr(kn_last_error(), "node 'n0'") && strstr(kn_last_error(), "int64"), "%s", kn_last_error());
+    kn_graph_free(g);
+    kn_tensor_release(&x);
+}
+
+Test(unary_more, isnan_isinf_masks)
+{
+    const float v[6] = {1.0f, NAN, INFINITY, -INFINITY, -0.0f, 3e38f};
+    kn_tensor x = t_new(2, 2, 3);
+    memcpy(x.data, v, sizeof v);
+    const struct { const char *op; int pos, neg; uint8_t want[6]; } cases[] = {
+        {"IsNaN", 1, 1, {0, 1, 0, 0, 0, 0}},
+        {"IsInf", 1, 1, {0, 0, 1, 1, 0, 0}},
+        {"IsInf", 1, 0, {0, 0, 1, 0, 0, 0}},
+        {"IsInf", 0, 1, {0, 0, 0, 1, 0, 0}},
+        {"IsInf", 0, 0, {0, 0, 0, 0, 0, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        kn_graph *g;
+        int node = t_single_node_graph(&g, cases[i].op, 1, &x, 1);
+        if (!strcmp(cases[i].op, "IsInf")) {
+            T_OK(kn_node_set_int(g, node, "detect_positive", cases[i].pos));
+            T_OK(kn_node_set_int(g, node, "detect_negative", cases[i].neg));
+        }
+        kn_tensor *in[1] = {&x}, out[1] = {{0}}, state[KN_OP_MAX_STATE] = {0};
+        T_OK(t_run_node(g, node, in, out, state, false));
+        cr_assert(out[0].dtype == KN_BOOL && out[0].ndim == 2);
+        cr_assert_arr_eq(out[0].data, cases[i].want, 6, "%s case %zu", cases[i].op, i);
+        kn_tensor_release(&out[0]);
+        kn_graph_free(g);
+    }
+    kn_tensor_release(&x);
+}
