@@ -313,6 +313,17 @@ typedef struct kn_kernels {
                                float *gx);
     kn_status (*avgpoolnd_fwd)(const kn_nd_desc *d, const float *x, float *y);
     kn_status (*avgpoolnd_bwd)(const kn_nd_desc *d, const float *gy, float *gx);
+
+    /* --- LayerNormalization --- */
+    /* Normalize each of `rows` rows of d floats: mean[r], invstd[r] = 1/sqrt(var + eps)
+     * (population variance) are written, y = (x - mean) * invstd * scale + bias with
+     * scale, bias (NULL: none) of d values. */
+    kn_status (*layernorm_fwd)(int64_t rows, int64_t d, const float *x, const float *scale,
+                               const float *bias, float eps, float *y, float *mean, float *invstd);
+    /* Accumulates gx, gscale, gbias (each may be NULL). */
+    kn_status (*layernorm_bwd)(int64_t rows, int64_t d, const float *x, const float *gy,
+                               const float *scale, const float *mean, const float *invstd,
+                               float *gx, float *gscale, float *gbias);
 } kn_kernels;
 
 /* The table for a device, or NULL when kiln was built without it. */

@@ -436,3 +436,61 @@ Test(unary_more, isnan_isinf_masks)
     }
     kn_tensor_release(&x);
 }
+
+/* ---- LayerNormalization ---- */
+
+Test(layer_norm, values_stats_and_gradients)
+{
+    kn_tensor x = t_new_rand(31, -2, 2, 3, 2, 3, 4), sc = t_new_rand(32, 0.5f, 1.5f, 2, 3, 4),
+              b = t_new_rand(33, -1, 1, 2, 3, 4);
+    kn_tensor meta[3] = {x, sc, b}, *in[3] = {&x, &sc, &b};
+    kn_graph *g;
+    int node = t_single_node_graph(&g, "LayerNormalization", 3, meta, 3);
+    T_OK(kn_node_set_int(g, node, "axis", -2));
+    T_OK(kn_node_set_float(g, node, "epsilon", 1e-3f));
+    kn_tensor outs[3] = {{0}}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, outs, state, false));
+    cr_assert(outs[1].ndim == 3 && outs[1].shape[0] == 2 && outs[1].shape[1] == 1 && outs[1].shape[2] == 1);
+    const float *X = x.data, *S = sc.data, *B = b.data;
+    float ref[24], rm[2], ri[2];
+    for (int r = 0; r < 2; r++) {
+        double m = 0, v = 0;
+        for (int j = 0; j < 12; j++) m += X[r * 12 + j];
+        m /= 12;
+        for (int j = 0; j < 12; j++) v += (X[r * 12 + j] - m) * (X[r * 12 + j] - m);
+        double is = 1 / sqrt(v / 12 + 1e-3);
+        rm[r] = (float)m;
+        ri[r] = (float)is;
+        for (int j = 0; j < 12; j++) ref[r * 12 + j] = (float)((X[r * 12 + j] - m) * is * S[j] + B[j]);
+    }
+    T_ASSERT_CLOSE(outs[0].data, ref, 24, 1e-5, 1e-6);
+    T_ASSERT_CLOSE(outs[1].data, rm, 2, 1e-6, 1e-7);
+    T_ASSERT_CLOSE(outs[2].data, ri, 2, 1e-5, 1e-6);
+    for (int i = 0; i < 3; i++) kn_tensor_release(&outs[i]);
+    for (int i = 0; i < KN_OP_MAX_STATE; i++) kn_tensor_release(&state[i]);
+    kn_graph_free(g);
+    node = t_single_node_graph(&g, "LayerNormalization", 3, meta, 1);
+    T_OK(kn_node_set_int(g, node, "axis", 1));
+    t_gradcheck(g, node, in, 7, true, 1e-2f, 1e-2, 2e-3);
+    kn_graph_free(g);
+    kn_tensor_release(&x); kn_tensor_release(&sc); kn_tensor_release(&b);
+}
+
+Test(layer_norm, unknown_dims_and_errors)
+{
+    int64_t xs[3] = {KN_DIM_UNKNOWN, 5, 4}, ss[1] = {4}, bad[1] = {3};
+    kn_tensor mx, ms, out[2], *pin[2] = {&mx, &ms}, *po[2] = {&out[0], &out[1]};
+    kn_tensor_meta(&mx, KN_FLOAT, 3, xs);
+    kn_tensor_meta(&ms, KN_FLOAT, 1, ss);
+    kn_tensor meta[2] = {mx, ms};
+    kn_graph *g;
+    int node = t_single_node_graph(&g, "LayerNormalization", 2, meta, 2);
+    memset(out, 0, sizeof out);
+    T_OK(kn_node_infer(g, &g->nodes[node], pin, po));
+    cr_assert(out[0].shape[0] == KN_DIM_UNKNOWN && out[0].shape[2] == 4);
+    cr_assert(out[1].shape[0] == KN_DIM_UNKNOWN && out[1].shape[1] == 5 && out[1].shape[2] == 1);
+    kn_tensor_meta(&ms, KN_FLOAT, 1, bad);
+    cr_assert_eq(kn_node_infer(g, &g->nodes[node], pin, po), KN_ERR_UNSUPPORTED);
+    cr_assert(strstr(kn_last_error(), "node 'n0'") && strstr(kn_last_error(), "Scale"), "%s", kn_last_error());
+    kn_graph_free(g);
+}

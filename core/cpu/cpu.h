@@ -52,6 +52,13 @@ kn_status kn_cpu_maxpoolnd_bwd(const kn_nd_desc *d, const float *gy, const int64
 kn_status kn_cpu_avgpoolnd_fwd(const kn_nd_desc *d, const float *x, float *y);
 kn_status kn_cpu_avgpoolnd_bwd(const kn_nd_desc *d, const float *gy, float *gx);
 
+/* layernorm.c */
+kn_status kn_cpu_layernorm_fwd(int64_t rows, int64_t d, const float *x, const float *scale,
+                               const float *bias, float eps, float *y, float *mean, float *invstd);
+kn_status kn_cpu_layernorm_bwd(int64_t rows, int64_t d, const float *x, const float *gy,
+                               const float *scale, const float *mean, const float *invstd,
+                               float *gx, float *gscale, float *gbias);
+
 /* batchnorm.c */
 kn_status kn_cpu_batchnorm_infer(int64_t n, int64_t c, int64_t spatial, const float *x,
                                  const float *scale, const float *bias, const float *mean,

@@ -57,6 +57,10 @@ const kn_kernels kn_cpu_kernels = {
     .avgpoolnd_fwd = kn_cpu_avgpoolnd_fwd,
     .avgpoolnd_bwd = kn_cpu_avgpoolnd_bwd,
 
+    /* layernorm */
+    .layernorm_fwd = kn_cpu_layernorm_fwd,
+    .layernorm_bwd = kn_cpu_layernorm_bwd,
+
     /* batchnorm */
     .batchnorm_infer = kn_cpu_batchnorm_infer,
     .batchnorm_train = kn_cpu_batchnorm_train,
