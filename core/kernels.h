@@ -51,7 +51,12 @@ typedef enum kn_unop {
     KN_UN_ABS, KN_UN_NEG, KN_UN_SQRT, KN_UN_RECIPROCAL, KN_UN_ELU, KN_UN_SELU,
     KN_UN_SOFTPLUS, KN_UN_SOFTSIGN, KN_UN_HARDSIGMOID, KN_UN_HARDSWISH, KN_UN_CLIP,
     KN_UN_FLOOR, KN_UN_CEIL, KN_UN_ERF, KN_UN_SIN, KN_UN_COS, KN_UN_ROUND, KN_UN_SIGN,
-    KN_UN_IDENTITY, KN_UN_GELU, KN_UN_COUNT
+    KN_UN_IDENTITY, KN_UN_GELU,
+    KN_UN_ACOS, KN_UN_ASIN, KN_UN_ATAN, KN_UN_ACOSH, KN_UN_ASINH, KN_UN_ATANH, KN_UN_COSH,
+    KN_UN_SINH, KN_UN_TAN, KN_UN_MISH,
+    KN_UN_THRESHOLDED_RELU, /* x > alpha ? x : 0 */
+    KN_UN_SHRINK,           /* lambd = alpha, bias = beta */
+    KN_UN_COUNT
 } kn_unop;
 
 typedef enum kn_binop {
@@ -101,6 +106,18 @@ typedef struct kn_pool2d_desc {
     int64_t dil_h, dil_w;
     bool count_include_pad; /* AveragePool */
 } kn_pool2d_desc;
+
+/* N-d window geometry for the 3-D (and any-rank) conv and pooling kernels: x is
+ * [n, c, in...], y [n, oc, out...], conv weight [oc, c/group, k...]. Pads may be negative
+ * (ConvTranspose's output_shape): taps outside [0, in) are skipped either way. Pooling
+ * uses oc = c and ignores group. */
+typedef struct kn_nd_desc {
+    int rank; /* spatial dims, 1..KN_MAX_DIMS-2 */
+    int64_t n, c, oc, group;
+    int64_t in[KN_MAX_DIMS], out[KN_MAX_DIMS], k[KN_MAX_DIMS];
+    int64_t stride[KN_MAX_DIMS], dil[KN_MAX_DIMS], pad_begin[KN_MAX_DIMS], pad_end[KN_MAX_DIMS];
+    bool count_include_pad; /* AveragePool */
+} kn_nd_desc;
 
 typedef struct kn_kernels {
     const char *name;
@@ -279,6 +296,34 @@ typedef struct kn_kernels {
                      float beta, float bias, const float *x, float *y);
 
     /* --- kernels added with conv/pool --- */
+
+    /* --- N-d (3-D and up) conv and pooling: same contracts as the 2-D entries --- */
+    size_t (*convnd_workspace)(const kn_nd_desc *d);
+    kn_status (*convnd_fwd)(const kn_nd_desc *d, const float *x, const float *w, float *y,
+                            const kn_epilogue *ep, void *ws);
+    kn_status (*convnd_bwd_data)(const kn_nd_desc *d, const float *w, const float *gy, float *gx,
+                                 void *ws);
+    kn_status (*convnd_bwd_filter)(const kn_nd_desc *d, const float *x, const float *gy, float *gw,
+                                   float *gb, void *ws);
+    /* MaxPool in dtype (float, double, float16 and the integer types: max is exact); argmax
+     * (flat index into the spatial volume, -1 for an all-padding window) may be NULL. */
+    kn_status (*maxpoolnd_fwd)(const kn_nd_desc *d, kn_dtype dtype, const void *x, void *y,
+                               int64_t *argmax);
+    kn_status (*maxpoolnd_bwd)(const kn_nd_desc *d, const float *gy, const int64_t *argmax,
+                               float *gx);
+    kn_status (*avgpoolnd_fwd)(const kn_nd_desc *d, const float *x, float *y);
+    kn_status (*avgpoolnd_bwd)(const kn_nd_desc *d, const float *gy, float *gx);
+
+    /* --- LayerNormalization --- */
+    /* Normalize each of `rows` rows of d floats: mean[r], invstd[r] = 1/sqrt(var + eps)
+     * (population variance) are written, y = (x - mean) * invstd * scale + bias with
+     * scale, bias (NULL: none) of d values. */
+    kn_status (*layernorm_fwd)(int64_t rows, int64_t d, const float *x, const float *scale,
+                               const float *bias, float eps, float *y, float *mean, float *invstd);
+    /* Accumulates gx, gscale, gbias (each may be NULL). */
+    kn_status (*layernorm_bwd)(int64_t rows, int64_t d, const float *x, const float *gy,
+                               const float *scale, const float *mean, const float *invstd,
+                               float *gx, float *gscale, float *gbias);
 } kn_kernels;
 
 /* The table for a device, or NULL when kiln was built without it. */

@@ -38,6 +38,18 @@ __device__ __forceinline__ float unary_f(kn_unop op, float alpha, float beta, fl
     case KN_UN_SIGN: return v > 0 ? 1.0f : (v < 0 ? -1.0f : 0.0f);
     case KN_UN_IDENTITY: return v;
     case KN_UN_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case KN_UN_ACOS: return acosf(v);
+    case KN_UN_ASIN: return asinf(v);
+    case KN_UN_ATAN: return atanf(v);
+    case KN_UN_ACOSH: return acoshf(v);
+    case KN_UN_ASINH: return asinhf(v);
+    case KN_UN_ATANH: return atanhf(v);
+    case KN_UN_COSH: return coshf(v);
+    case KN_UN_SINH: return sinhf(v);
+    case KN_UN_TAN: return tanf(v);
+    case KN_UN_MISH: return v * tanhf(v > 20.0f ? v : log1pf(expf(v)));
+    case KN_UN_THRESHOLDED_RELU: return v > alpha ? v : 0.0f;
+    case KN_UN_SHRINK: return v < -alpha ? v + beta : (v > alpha ? v - beta : 0.0f);
     default: return v;
     }
 }
@@ -69,6 +81,21 @@ __device__ __forceinline__ float unary_d(kn_unop op, float alpha, float beta, fl
     case KN_UN_ERF: return 1.1283791670955126f * expf(-v * v);
     case KN_UN_GELU:
         return 0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * 0.3989422804014327f * expf(-0.5f * v * v);
+    case KN_UN_ACOS: return -1.0f / sqrtf(1.0f - v * v);
+    case KN_UN_ASIN: return 1.0f / sqrtf(1.0f - v * v);
+    case KN_UN_ATAN: return 1.0f / (1.0f + v * v);
+    case KN_UN_ACOSH: return 1.0f / sqrtf(v * v - 1.0f);
+    case KN_UN_ASINH: return 1.0f / sqrtf(v * v + 1.0f);
+    case KN_UN_ATANH: return 1.0f / (1.0f - v * v);
+    case KN_UN_COSH: return sinhf(v);
+    case KN_UN_SINH: return coshf(v);
+    case KN_UN_TAN: return 1.0f + o * o;
+    case KN_UN_MISH: {
+        const float t = tanhf(v > 20.0f ? v : log1pf(expf(v)));
+        return t + v * sigm(v) * (1.0f - t * t);
+    }
+    case KN_UN_THRESHOLDED_RELU: return v > alpha ? 1.0f : 0.0f;
+    case KN_UN_SHRINK: return v < -alpha || v > alpha ? 1.0f : 0.0f;
     default: return 0.0f; /* FLOOR, CEIL, ROUND, SIGN: zero almost everywhere */
     }
 }

@@ -305,7 +305,11 @@ Test(cuda, unary_all_ops)
     const int64_t n = 1000;
     for (int op = 0; op < KN_UN_COUNT; op++) {
         const bool pos = op == KN_UN_LOG || op == KN_UN_SQRT || op == KN_UN_RECIPROCAL;
-        float *x = h_rand(n, 60 + op, pos ? 0.2f : -4.0f, pos ? 3.0f : 4.0f), *y = h_rand(n, 0, 0, 0);
+        /* each op on its domain: (-1, 1) for acos/asin/atanh, > 1 for acosh, away from tan's poles */
+        const bool unit = op == KN_UN_ACOS || op == KN_UN_ASIN || op == KN_UN_ATANH || op == KN_UN_TAN;
+        const float lo = pos ? 0.2f : unit ? -0.9f : op == KN_UN_ACOSH ? 1.1f : -4.0f;
+        const float hi = pos ? 3.0f : unit ? 0.9f : 4.0f;
+        float *x = h_rand(n, 60 + op, lo, hi), *y = h_rand(n, 0, 0, 0);
         float *gy = h_rand(n, 61, -1, 1), *gx = h_rand(n, 62, -1, 1);
         float *dx = d_up(x, 4 * n), *dy = d_up(y, 4 * n), *dgy = d_up(gy, 4 * n), *dgx = d_up(gx, 4 * n);
         const float alpha = op == KN_UN_HARDSIGMOID ? 0.2f : op == KN_UN_CLIP ? -1.0f : 1.6732632f;

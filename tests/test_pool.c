@@ -293,10 +293,10 @@ Test(pool_op, errors_name_the_node)
     node = pool_graph(&g, "AveragePool", &m5, 1);
     set_ints(g, node, "kernel_shape", 3, 2, 2, 2, 0);
     pin[0] = &m5;
-    cr_assert_eq(kn_node_infer(g, &g->nodes[node], pin, o), KN_ERR_UNSUPPORTED);
-    cr_assert(strstr(kn_last_error(), "3-D AveragePool"), "%s", kn_last_error());
+    T_OK(kn_node_infer(g, &g->nodes[node], pin, o)); /* 3-D runs on the N-d kernels */
+    cr_assert(outs[0].ndim == 5 && outs[0].shape[2] == 3 && outs[0].shape[4] == 3);
     kn_graph_free(g);
-    node = pool_graph(&g, "MaxPool", &m4, 1);
+    node = pool_graph(&g, "AveragePool", &m4, 1); /* MaxPool takes integers, AveragePool does not */
     set_ints(g, node, "kernel_shape", 2, 2, 2, 0, 0);
     pin[0] = &m4;
     cr_assert_eq(kn_node_infer(g, &g->nodes[node], pin, o), KN_ERR_UNSUPPORTED);

@@ -37,6 +37,28 @@ kn_status kn_cpu_maxpool2d_bwd(const kn_pool2d_desc *d, const float *gy, const i
 kn_status kn_cpu_avgpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y);
 kn_status kn_cpu_avgpool2d_bwd(const kn_pool2d_desc *d, const float *gy, float *gx);
 
+/* conv3d.c, pool3d.c: N-d (3-D and up) conv and pooling */
+size_t kn_cpu_convnd_workspace(const kn_nd_desc *d);
+kn_status kn_cpu_convnd_fwd(const kn_nd_desc *d, const float *x, const float *w, float *y,
+                            const kn_epilogue *ep, void *ws);
+kn_status kn_cpu_convnd_bwd_data(const kn_nd_desc *d, const float *w, const float *gy, float *gx,
+                                 void *ws);
+kn_status kn_cpu_convnd_bwd_filter(const kn_nd_desc *d, const float *x, const float *gy, float *gw,
+                                   float *gb, void *ws);
+kn_status kn_cpu_maxpoolnd_fwd(const kn_nd_desc *d, kn_dtype dtype, const void *x, void *y,
+                               int64_t *argmax);
+kn_status kn_cpu_maxpoolnd_bwd(const kn_nd_desc *d, const float *gy, const int64_t *argmax,
+                               float *gx);
+kn_status kn_cpu_avgpoolnd_fwd(const kn_nd_desc *d, const float *x, float *y);
+kn_status kn_cpu_avgpoolnd_bwd(const kn_nd_desc *d, const float *gy, float *gx);
+
+/* layernorm.c */
+kn_status kn_cpu_layernorm_fwd(int64_t rows, int64_t d, const float *x, const float *scale,
+                               const float *bias, float eps, float *y, float *mean, float *invstd);
+kn_status kn_cpu_layernorm_bwd(int64_t rows, int64_t d, const float *x, const float *gy,
+                               const float *scale, const float *mean, const float *invstd,
+                               float *gx, float *gscale, float *gbias);
+
 /* batchnorm.c */
 kn_status kn_cpu_batchnorm_infer(int64_t n, int64_t c, int64_t spatial, const float *x,
                                  const float *scale, const float *bias, const float *mean,

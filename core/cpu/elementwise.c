@@ -10,6 +10,12 @@
 #define PAR_MIN 65536 /* below this, threads cost more than they save */
 
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* d/dx x tanh(softplus(x)) = tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2) */
+static inline float mish_d(float v)
+{
+    const float t = tanhf(v > 20.0f ? v : log1pf(expf(v)));
+    return t + v * sigmoidf(v) * (1.0f - t * t);
+}
 
 kn_status kn_cpu_unary(kn_unop op, float alpha, float beta, int64_t n, const float *x, float *y)
 {
@@ -45,6 +51,18 @@ kn_status kn_cpu_unary(kn_unop op, float alpha, float beta, int64_t n, const flo
     case KN_UN_SIGN: MAP(v > 0 ? 1.0f : (v < 0 ? -1.0f : 0.0f)); break;
     case KN_UN_IDENTITY: if (x != y) memmove(y, x, sizeof(float) * (size_t)n); break;
     case KN_UN_GELU: MAP(0.5f * v * (1.0f + erff(v * 0.70710678118654752f))); break;
+    case KN_UN_ACOS: MAP(acosf(v)); break;
+    case KN_UN_ASIN: MAP(asinf(v)); break;
+    case KN_UN_ATAN: MAP(atanf(v)); break;
+    case KN_UN_ACOSH: MAP(acoshf(v)); break;
+    case KN_UN_ASINH: MAP(asinhf(v)); break;
+    case KN_UN_ATANH: MAP(atanhf(v)); break;
+    case KN_UN_COSH: MAP(coshf(v)); break;
+    case KN_UN_SINH: MAP(sinhf(v)); break;
+    case KN_UN_TAN: MAP(tanf(v)); break;
+    case KN_UN_MISH: MAP(v * tanhf(v > 20.0f ? v : log1pf(expf(v)))); break;
+    case KN_UN_THRESHOLDED_RELU: MAP(v > alpha ? v : 0.0f); break;
+    case KN_UN_SHRINK: MAP(v < -alpha ? v + beta : (v > alpha ? v - beta : 0.0f)); break;
     default: return kn_error(KN_ERR_UNSUPPORTED, "unary op %d is not implemented on cpu", (int)op);
     }
 #undef MAP
@@ -83,6 +101,18 @@ kn_status kn_cpu_unary_bwd(kn_unop op, float alpha, float beta, int64_t n, const
     case KN_UN_ERF: ACC(1.1283791670955126f * expf(-v * v)); break;
     case KN_UN_GELU: ACC(0.5f * (1.0f + erff(v * 0.70710678118654752f)) + v * 0.3989422804014327f * expf(-0.5f * v * v)); break;
     case KN_UN_FLOOR: case KN_UN_CEIL: case KN_UN_ROUND: case KN_UN_SIGN: break; /* zero almost everywhere */
+    case KN_UN_ACOS: ACC(-1.0f / sqrtf(1.0f - v * v)); break;
+    case KN_UN_ASIN: ACC(1.0f / sqrtf(1.0f - v * v)); break;
+    case KN_UN_ATAN: ACC(1.0f / (1.0f + v * v)); break;
+    case KN_UN_ACOSH: ACC(1.0f / sqrtf(v * v - 1.0f)); break;
+    case KN_UN_ASINH: ACC(1.0f / sqrtf(v * v + 1.0f)); break;
+    case KN_UN_ATANH: ACC(1.0f / (1.0f - v * v)); break;
+    case KN_UN_COSH: ACC(sinhf(v)); break;
+    case KN_UN_SINH: ACC(coshf(v)); break;
+    case KN_UN_TAN: ACC(1.0f + o * o); break;
+    case KN_UN_MISH: ACC(mish_d(v)); break;
+    case KN_UN_THRESHOLDED_RELU: ACC(v > alpha ? 1.0f : 0.0f); break;
+    case KN_UN_SHRINK: ACC(v < -alpha || v > alpha ? 1.0f : 0.0f); break;
     default: return kn_error(KN_ERR_UNSUPPORTED, "gradient of unary op %d is not implemented on cpu", (int)op);
     }
 #undef ACC

@@ -47,6 +47,20 @@ const kn_kernels kn_cpu_kernels = {
     .avgpool2d_fwd = kn_cpu_avgpool2d_fwd,
     .avgpool2d_bwd = kn_cpu_avgpool2d_bwd,
 
+    /* N-d conv and pool (conv3d.c, pool3d.c) */
+    .convnd_workspace = kn_cpu_convnd_workspace,
+    .convnd_fwd = kn_cpu_convnd_fwd,
+    .convnd_bwd_data = kn_cpu_convnd_bwd_data,
+    .convnd_bwd_filter = kn_cpu_convnd_bwd_filter,
+    .maxpoolnd_fwd = kn_cpu_maxpoolnd_fwd,
+    .maxpoolnd_bwd = kn_cpu_maxpoolnd_bwd,
+    .avgpoolnd_fwd = kn_cpu_avgpoolnd_fwd,
+    .avgpoolnd_bwd = kn_cpu_avgpoolnd_bwd,
+
+    /* layernorm */
+    .layernorm_fwd = kn_cpu_layernorm_fwd,
+    .layernorm_bwd = kn_cpu_layernorm_bwd,
+
     /* batchnorm */
     .batchnorm_infer = kn_cpu_batchnorm_infer,
     .batchnorm_train = kn_cpu_batchnorm_train,

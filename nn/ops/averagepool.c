@@ -1,5 +1,6 @@
-/* AveragePool (ONNX), 1-D and 2-D, float: auto_pad, pads, strides, dilations,
- * ceil_mode, count_include_pad. */
+/* AveragePool (ONNX), float: auto_pad, pads, strides, dilations, ceil_mode,
+ * count_include_pad. 1-D and 2-D on the avgpool2d kernels, 3-D and up on
+ * avgpoolnd. */
 #include "nn/ops/window.h"
 
 static kn_status ap_geom(const kn_op_ctx *c, kn_window *win, int64_t *y, bool *cip)
@@ -25,29 +26,38 @@ static kn_status ap_infer(kn_op_ctx *c)
     return KN_OK;
 }
 
-static kn_status ap_desc(const kn_op_ctx *c, kn_pool2d_desc *d)
+/* Descriptors for this run; *nd selects the N-d kernels. */
+static kn_status ap_desc(const kn_op_ctx *c, bool *nd, kn_pool2d_desc *d2, kn_nd_desc *dn)
 {
     kn_window win;
     int64_t y[KN_MAX_DIMS];
     bool cip;
     KN_TRY(ap_geom(c, &win, y, &cip));
-    kn_window_pool_desc(&win, c->in[0]->shape, y, cip, d);
+    *nd = win.rank > 2;
+    if (*nd) kn_window_nd_desc(&win, c->in[0]->shape, y, 1, cip, dn);
+    else kn_window_pool_desc(&win, c->in[0]->shape, y, cip, d2);
     return KN_OK;
 }
 
 static kn_status ap_forward(kn_op_ctx *c)
 {
-    kn_pool2d_desc d;
-    KN_TRY(ap_desc(c, &d));
-    return KN_KCALL(c->k, avgpool2d_fwd, &d, c->in[0]->data, c->out[0]->data);
+    kn_pool2d_desc d2;
+    kn_nd_desc dn;
+    bool nd;
+    KN_TRY(ap_desc(c, &nd, &d2, &dn));
+    if (nd) return KN_KCALL(c->k, avgpoolnd_fwd, &dn, c->in[0]->data, c->out[0]->data);
+    return KN_KCALL(c->k, avgpool2d_fwd, &d2, c->in[0]->data, c->out[0]->data);
 }
 
 static kn_status ap_backward(kn_op_ctx *c)
 {
     if (!c->gout[0] || !c->gin[0]) return KN_OK;
-    kn_pool2d_desc d;
-    KN_TRY(ap_desc(c, &d));
-    return KN_KCALL(c->k, avgpool2d_bwd, &d, c->gout[0]->data, c->gin[0]->data);
+    kn_pool2d_desc d2;
+    kn_nd_desc dn;
+    bool nd;
+    KN_TRY(ap_desc(c, &nd, &d2, &dn));
+    if (nd) return KN_KCALL(c->k, avgpoolnd_bwd, &dn, c->gout[0]->data, c->gin[0]->data);
+    return KN_KCALL(c->k, avgpool2d_bwd, &d2, c->gout[0]->data, c->gin[0]->data);
 }
 
 const kn_op_def kn_op_averagepool = {

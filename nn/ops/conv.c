@@ -1,7 +1,7 @@
-/* Conv (ONNX), 1-D and 2-D, on the conv2d kernels (1-D maps to h = 1).
- * Inference and forward are shared with kiln.FusedConv (fused_conv.c), which adds
- * a residual input and an activation epilogue. 3-D and higher convolutions are
- * KN_ERR_UNSUPPORTED naming the node. */
+/* Conv (ONNX): 1-D and 2-D on the conv2d kernels (1-D maps to h = 1), 3-D and
+ * up on the convnd kernels. Inference and forward are shared with
+ * kiln.FusedConv (fused_conv.c), which adds a residual input and an activation
+ * epilogue. */
 #include "nn/ops/window.h"
 
 #include <string.h>
@@ -60,7 +60,7 @@ kn_status kn_conv_infer(kn_op_ctx *c, bool fused)
 }
 
 /* The kernel descriptor for the concrete shapes of this run. */
-static kn_status conv_desc(const kn_op_ctx *c, kn_conv2d_desc *d)
+static kn_status conv_desc(const kn_op_ctx *c, kn_conv_geom *d)
 {
     const kn_tensor *x = c->in[0], *w = c->in[1];
     int64_t group, out[KN_MAX_DIMS];
@@ -70,20 +70,20 @@ static kn_status conv_desc(const kn_op_ctx *c, kn_conv2d_desc *d)
     KN_TRY(kn_window_out_dims(c->node, &win, x->shape + 2, out));
     int64_t y[KN_MAX_DIMS] = {x->shape[0], w->shape[0]};
     for (int i = 0; i < win.rank; i++) y[2 + i] = out[i];
-    kn_window_conv_desc(&win, x->shape, y, group, d);
+    kn_conv_geom_init(&win, x->shape, y, group, d);
     return KN_OK;
 }
 
 /* Kernel scratch, then (backward) a throwaway weight gradient for when only B needs one. */
-static size_t kernel_ws(const kn_op_ctx *c, const kn_conv2d_desc *d)
+static size_t kernel_ws(const kn_op_ctx *c, const kn_conv_geom *d)
 {
-    size_t b = c->k->conv2d_workspace ? c->k->conv2d_workspace(d) : 0;
+    size_t b = kn_conv_geom_ws(c->k, d);
     return (b + 63) / 64 * 64;
 }
 
 size_t kn_conv_workspace(kn_op_ctx *c)
 {
-    kn_conv2d_desc d;
+    kn_conv_geom d;
     if (conv_desc(c, &d) != KN_OK) return 0;
     size_t extra = c->gin ? sizeof(float) * (size_t)kn_tensor_numel(c->in[1]) : 0;
     return kernel_ws(c, &d) + extra;
@@ -92,11 +92,11 @@ size_t kn_conv_workspace(kn_op_ctx *c)
 kn_status kn_conv_forward(kn_op_ctx *c, const kn_tensor *residual, kn_act act, float alpha, float beta)
 {
     const kn_tensor *x = c->in[0], *w = c->in[1], *b = KN_IN(c, 2);
-    kn_conv2d_desc d;
+    kn_conv_geom d;
     KN_TRY(conv_desc(c, &d));
     kn_epilogue ep = {.bias = b ? b->data : NULL, .bias_per_row = true,
                       .residual = residual ? residual->data : NULL, .act = act, .alpha = alpha, .beta = beta};
-    return KN_KCALL(c->k, conv2d_fwd, &d, x->data, w->data, c->out[0]->data, &ep, c->ws);
+    return kn_conv_geom_fwd(c->k, &d, x->data, w->data, c->out[0]->data, &ep, c->ws);
 }
 
 static kn_status conv_infer(kn_op_ctx *c) { return kn_conv_infer(c, false); }
@@ -106,13 +106,13 @@ static kn_status conv_backward(kn_op_ctx *c)
 {
     const kn_tensor *gy = c->gout[0];
     if (!gy) return KN_OK;
-    kn_conv2d_desc d;
+    kn_conv_geom d;
     KN_TRY(conv_desc(c, &d));
     kn_tensor *gx = c->gin[0], *gw = c->gin[1], *gb = c->n_in > 2 && c->in[2] ? c->gin[2] : NULL;
-    if (gx) KN_TRY(KN_KCALL(c->k, conv2d_bwd_data, &d, c->in[1]->data, gy->data, gx->data, c->ws));
+    if (gx) KN_TRY(kn_conv_geom_bwd_data(c->k, &d, c->in[1]->data, gy->data, gx->data, c->ws));
     if (gw || gb) {
         float *gwp = gw ? gw->data : (float *)((char *)c->ws + kernel_ws(c, &d));
-        KN_TRY(KN_KCALL(c->k, conv2d_bwd_filter, &d, c->in[0]->data, gy->data, gwp, gb ? gb->data : NULL, c->ws));
+        KN_TRY(kn_conv_geom_bwd_filter(c->k, &d, c->in[0]->data, gy->data, gwp, gb ? gb->data : NULL, c->ws));
     }
     return KN_OK;
 }

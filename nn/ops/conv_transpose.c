@@ -1,4 +1,4 @@
-/* ConvTranspose (ONNX), 1-D and 2-D. A transposed convolution is the data
+/* ConvTranspose (ONNX), 1-D, 2-D and 3-D (N-d kernels). A transposed convolution is the data
  * gradient of the convolution that maps its output back to its input, so the
  * forward pass is conv2d_bwd_data of that convolution (Y = 0, then += W^T X,
  * then the bias), and the backward pass uses conv2d_fwd (dX) and
@@ -93,11 +93,11 @@ static kn_status ct_infer(kn_op_ctx *c)
 }
 
 /* The convolution whose input is our output Y and whose output is our input X. */
-static kn_status ct_desc(const kn_op_ctx *c, kn_conv2d_desc *d)
+static kn_status ct_desc(const kn_op_ctx *c, kn_conv_geom *d)
 {
     ct_geom g;
     KN_TRY(ct_resolve(c, &g));
-    kn_window_conv_desc(&g.win, g.y, c->in[0]->shape, g.group, d);
+    kn_conv_geom_init(&g.win, g.y, c->in[0]->shape, g.group, d);
     return KN_OK;
 }
 
@@ -106,11 +106,11 @@ static size_t align64(size_t b) { return (b + 63) / 64 * 64; }
 /* Layout: kernel scratch | (backward) dX temp [n, C, in...] | ones | per-(n, M) sums. */
 static size_t ct_workspace(kn_op_ctx *c)
 {
-    kn_conv2d_desc d;
+    kn_conv_geom d;
     if (ct_desc(c, &d) != KN_OK) return 0;
-    size_t b = align64(c->k->conv2d_workspace ? c->k->conv2d_workspace(&d) : 0);
+    size_t b = align64(kn_conv_geom_ws(c->k, &d));
     if (c->gin) {
-        int64_t hw = d.h * d.w, ones = hw > d.n ? hw : d.n;
+        int64_t hw = d.vol, ones = hw > d.n ? hw : d.n;
         b += align64(sizeof(float) * (size_t)kn_tensor_numel(c->in[0])) + align64(sizeof(float) * (size_t)ones) +
              align64(sizeof(float) * (size_t)(d.n * d.c));
     }
@@ -118,9 +118,9 @@ static size_t ct_workspace(kn_op_ctx *c)
 }
 
 /* y[n, M, plane] += b[M] through the broadcasting binary kernel (in place). */
-static kn_status add_channel_bias(const kn_op_ctx *c, const kn_conv2d_desc *d, float *y, const float *b)
+static kn_status add_channel_bias(const kn_op_ctx *c, const kn_conv_geom *d, float *y, const float *b)
 {
-    int64_t ys[3] = {d->n, d->c, d->h * d->w}, bs[2] = {d->c, 1};
+    int64_t ys[3] = {d->n, d->c, d->vol}, bs[2] = {d->c, 1};
     kn_bcast bc;
     KN_TRY(kn_bcast_init(&bc, 3, ys, 2, bs));
     return KN_KCALL(c->k, binary, KN_BIN_ADD, KN_FLOAT, &bc, y, b, y);
@@ -130,10 +130,10 @@ static kn_status ct_forward(kn_op_ctx *c)
 {
     const kn_tensor *x = c->in[0], *w = c->in[1], *b = KN_IN(c, 2);
     kn_tensor *y = c->out[0];
-    kn_conv2d_desc d;
+    kn_conv_geom d;
     KN_TRY(ct_desc(c, &d));
     KN_TRY(KN_KCALL(c->k, memset0, y->data, kn_tensor_bytes(y)));
-    KN_TRY(KN_KCALL(c->k, conv2d_bwd_data, &d, w->data, x->data, y->data, c->ws));
+    KN_TRY(kn_conv_geom_bwd_data(c->k, &d, w->data, x->data, y->data, c->ws));
     if (b) KN_TRY(add_channel_bias(c, &d, y->data, b->data));
     return KN_OK;
 }
@@ -152,22 +152,22 @@ static kn_status ct_backward(kn_op_ctx *c)
 {
     const kn_tensor *gy = c->gout[0], *x = c->in[0], *w = c->in[1];
     if (!gy) return KN_OK;
-    kn_conv2d_desc d;
+    kn_conv_geom d;
     KN_TRY(ct_desc(c, &d));
     char *ws = c->ws;
-    size_t kb = align64(c->k->conv2d_workspace ? c->k->conv2d_workspace(&d) : 0);
+    size_t kb = align64(kn_conv_geom_ws(c->k, &d));
     float *tmp = (float *)(ws + kb);
     float *ones = (float *)(ws + kb + align64(sizeof(float) * (size_t)kn_tensor_numel(x)));
-    const int64_t hw = d.h * d.w, nones = hw > d.n ? hw : d.n;
+    const int64_t hw = d.vol, nones = hw > d.n ? hw : d.n;
     float *sums = ones + align64(sizeof(float) * (size_t)nones) / sizeof(float);
     if (c->gin[0]) { /* dX = conv(dY, W), added to what dX already holds */
         kn_epilogue none = {0};
-        KN_TRY(KN_KCALL(c->k, conv2d_fwd, &d, gy->data, w->data, tmp, &none, c->ws));
+        KN_TRY(kn_conv_geom_fwd(c->k, &d, gy->data, w->data, tmp, &none, c->ws));
         kn_bcast bc;
         KN_TRY(kn_bcast_init(&bc, x->ndim, x->shape, x->ndim, x->shape));
         KN_TRY(KN_KCALL(c->k, binary, KN_BIN_ADD, KN_FLOAT, &bc, c->gin[0]->data, tmp, c->gin[0]->data));
     }
-    if (c->gin[1]) KN_TRY(KN_KCALL(c->k, conv2d_bwd_filter, &d, gy->data, x->data, c->gin[1]->data, NULL, c->ws));
+    if (c->gin[1]) KN_TRY(kn_conv_geom_bwd_filter(c->k, &d, gy->data, x->data, c->gin[1]->data, NULL, c->ws));
     if (c->n_in > 2 && c->in[2] && c->gin[2]) { /* dB[M] += sum over n and the plane: two GEMVs as GEMMs */
         KN_TRY(fill_ones(c, ones, nones));
         KN_TRY(KN_KCALL(c->k, gemm, false, false, d.n * d.c, 1, hw, 1.0f, gy->data, hw, ones, 1, 0.0f, sums, 1, NULL));

@@ -1,8 +1,9 @@
 /* Variadic elementwise ops with numpy broadcasting over 1..N inputs: Sum,
  * Mean, Max, Min (ONNX). The output is folded input by input with the binary
  * kernel, walking each input with its broadcast strides over the output
- * shape. Float32 backward: Sum and Mean for any N; Max and Min for one or two
- * inputs (ties send the gradient to the first). */
+ * shape. Float16 is computed in float (inputs widened into the workspace, the
+ * result rounded once). Float32 backward: Sum and Mean for any N; Max and Min
+ * for one or two inputs (ties send the gradient to the first). */
 #include "nn/ops/host_scalar.h"
 
 typedef enum { VAR_SUM, VAR_MEAN, VAR_MAX, VAR_MIN } var_kind;
@@ -14,8 +15,8 @@ static kn_status var_infer(kn_op_ctx *c, var_kind kind)
     KN_TRY(kn_require_inputs(c, 1));
     const kn_tensor *x0 = c->in[0];
     kn_dtype dt = x0->dtype;
-    if (dt == KN_BOOL || dt == KN_STRING || dt == KN_FLOAT16 || dt == KN_UNDEFINED ||
-        (kind == VAR_MEAN && dt != KN_FLOAT && dt != KN_DOUBLE))
+    if (dt == KN_BOOL || dt == KN_STRING || dt == KN_UNDEFINED ||
+        (kind == VAR_MEAN && dt != KN_FLOAT && dt != KN_DOUBLE && dt != KN_FLOAT16))
         return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "%s on %s is not supported", c->node->op_type,
                              kn_dtype_name(dt));
     int nd = x0->ndim;
@@ -44,7 +45,17 @@ static void out_bcast(const kn_tensor *o, kn_bcast *bc, int na, const int64_t *s
     kn_bcast_strides(o->ndim, nb, sb, bc->bstride);
 }
 
-static size_t var_ws(kn_op_ctx *c) { return kn_dtype_size(c->in[0]->dtype); }
+static size_t align64(size_t b) { return (b + 63) / 64 * 64; }
+
+/* Layout: the Mean scalar (64 bytes) | float16 only: each input widened to float, then
+ * the float result. */
+static size_t var_ws(kn_op_ctx *c)
+{
+    size_t b = 64;
+    if (c->in[0]->dtype != KN_FLOAT16) return b;
+    for (int i = 0; i < c->n_in; i++) b += align64(sizeof(float) * (size_t)kn_tensor_numel(c->in[i]));
+    return b + align64(sizeof(float) * (size_t)kn_tensor_numel(c->out[0]));
+}
 
 /* The scalar 1/N in the workspace, in the data type. */
 static kn_status mean_scale(kn_op_ctx *c, kn_dtype dt)
@@ -55,26 +66,48 @@ static kn_status mean_scale(kn_op_ctx *c, kn_dtype dt)
     return KN_KCALL(c->k, fill, kn_dtype_size(dt), 1, bits, c->ws);
 }
 
-static kn_status var_forward(kn_op_ctx *c, var_kind kind)
+/* Fold the inputs xs (two or more; shapes from c->in) into yd of y's shape, in dtype dt. */
+static kn_status var_fold(kn_op_ctx *c, var_kind kind, kn_dtype dt, void *const *xs, void *yd)
 {
-    kn_tensor *y = c->out[0];
-    const kn_dtype dt = y->dtype;
+    const kn_tensor *y = c->out[0];
     const kn_binop op = var_binop(kind);
-    if (kn_tensor_numel(y) == 0) return KN_OK;
-    if (c->n_in == 1) return KN_KCALL(c->k, memcpy_d2d, y->data, c->in[0]->data, kn_tensor_bytes(y));
     kn_bcast bc;
     out_bcast(y, &bc, c->in[0]->ndim, c->in[0]->shape, c->in[1]->ndim, c->in[1]->shape);
-    KN_TRY(KN_KCALL(c->k, binary, op, dt, &bc, c->in[0]->data, c->in[1]->data, y->data));
+    KN_TRY(KN_KCALL(c->k, binary, op, dt, &bc, xs[0], xs[1], yd));
     for (int i = 2; i < c->n_in; i++) {
         out_bcast(y, &bc, y->ndim, y->shape, c->in[i]->ndim, c->in[i]->shape);
-        KN_TRY(KN_KCALL(c->k, binary, op, dt, &bc, y->data, c->in[i]->data, y->data));
+        KN_TRY(KN_KCALL(c->k, binary, op, dt, &bc, yd, xs[i], yd));
     }
     if (kind == VAR_MEAN) {
         KN_TRY(mean_scale(c, dt));
         out_bcast(y, &bc, y->ndim, y->shape, 0, NULL);
-        KN_TRY(KN_KCALL(c->k, binary, KN_BIN_MUL, dt, &bc, y->data, c->ws, y->data));
+        KN_TRY(KN_KCALL(c->k, binary, KN_BIN_MUL, dt, &bc, yd, c->ws, yd));
     }
     return KN_OK;
+}
+
+static kn_status var_forward(kn_op_ctx *c, var_kind kind)
+{
+    kn_tensor *y = c->out[0];
+    const kn_dtype dt = y->dtype;
+    void *xs[64];
+    if (kn_tensor_numel(y) == 0) return KN_OK;
+    if (c->n_in > 64) return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "%d inputs (at most 64 are supported)", c->n_in);
+    if (c->n_in == 1) return KN_KCALL(c->k, memcpy_d2d, y->data, c->in[0]->data, kn_tensor_bytes(y));
+    if (dt != KN_FLOAT16) {
+        for (int i = 0; i < c->n_in; i++) xs[i] = c->in[i]->data;
+        return var_fold(c, kind, dt, xs, y->data);
+    }
+    if (c->ws_bytes < var_ws(c)) return kn_node_error(c->node, KN_ERR_INTERNAL, "workspace too small");
+    char *p = (char *)c->ws + 64;
+    for (int i = 0; i < c->n_in; i++) {
+        const int64_t n = kn_tensor_numel(c->in[i]);
+        KN_TRY(KN_KCALL(c->k, cast, KN_FLOAT16, KN_FLOAT, n, c->in[i]->data, p));
+        xs[i] = p;
+        p += align64(sizeof(float) * (size_t)n);
+    }
+    KN_TRY(var_fold(c, kind, KN_FLOAT, xs, p));
+    return KN_KCALL(c->k, cast, KN_FLOAT, KN_FLOAT16, kn_tensor_numel(y), p, y->data);
 }
 
 static kn_status var_backward(kn_op_ctx *c, var_kind kind)

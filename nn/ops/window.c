@@ -147,17 +147,84 @@ void kn_window_pool_desc(const kn_window *w, const int64_t *xshape, const int64_
     d->count_include_pad = count_include_pad;
 }
 
-kn_status kn_window_check_input(const kn_op_ctx *c, const kn_tensor *x, const char *what)
+kn_status kn_window_check_rank(const kn_op_ctx *c, const kn_tensor *x, const char *what)
 {
     char s[160];
-    if (x->dtype != KN_FLOAT)
-        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "%s is %s; only float is supported", what,
-                             kn_dtype_name(x->dtype));
     if (x->ndim < 3)
         return kn_node_error(c->node, KN_ERR_SHAPE, "%s %s must be [N, C, spatial...] with rank >= 3", what,
                              kn_shape_str(s, sizeof s, x->ndim, x->shape));
-    if (x->ndim > 4)
-        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "%d-D %s (%s %s) is not supported; only 1-D and 2-D",
-                             x->ndim - 2, c->node->op_type, what, kn_shape_str(s, sizeof s, x->ndim, x->shape));
     return KN_OK;
+}
+
+kn_status kn_window_check_input(const kn_op_ctx *c, const kn_tensor *x, const char *what)
+{
+    if (x->dtype != KN_FLOAT)
+        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "%s is %s; only float is supported", what,
+                             kn_dtype_name(x->dtype));
+    return kn_window_check_rank(c, x, what);
+}
+
+void kn_window_nd_desc(const kn_window *w, const int64_t *xshape, const int64_t *yshape, int64_t group,
+                       bool count_include_pad, kn_nd_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    d->rank = w->rank;
+    d->n = xshape[0];
+    d->c = xshape[1];
+    d->oc = yshape[1];
+    d->group = group;
+    d->count_include_pad = count_include_pad;
+    for (int i = 0; i < w->rank; i++) {
+        d->in[i] = xshape[2 + i];
+        d->out[i] = yshape[2 + i];
+        d->k[i] = w->kernel[i];
+        d->stride[i] = w->stride[i];
+        d->dil[i] = w->dil[i];
+        d->pad_begin[i] = w->pad_begin[i];
+        d->pad_end[i] = w->pad_end[i];
+    }
+}
+
+void kn_conv_geom_init(const kn_window *w, const int64_t *xshape, const int64_t *yshape, int64_t group,
+                       kn_conv_geom *g)
+{
+    memset(g, 0, sizeof *g);
+    g->nd = w->rank > 2;
+    if (g->nd) kn_window_nd_desc(w, xshape, yshape, group, false, &g->dn);
+    else kn_window_conv_desc(w, xshape, yshape, group, &g->d2);
+    g->n = xshape[0];
+    g->c = xshape[1];
+    g->oc = yshape[1];
+    g->vol = g->ovol = 1;
+    for (int i = 0; i < w->rank; i++) {
+        g->vol *= xshape[2 + i];
+        g->ovol *= yshape[2 + i];
+    }
+}
+
+size_t kn_conv_geom_ws(const kn_kernels *k, const kn_conv_geom *g)
+{
+    if (g->nd) return k->convnd_workspace ? k->convnd_workspace(&g->dn) : 0;
+    return k->conv2d_workspace ? k->conv2d_workspace(&g->d2) : 0;
+}
+
+kn_status kn_conv_geom_fwd(const kn_kernels *k, const kn_conv_geom *g, const float *x, const float *w, float *y,
+                           const kn_epilogue *ep, void *ws)
+{
+    if (g->nd) return KN_KCALL(k, convnd_fwd, &g->dn, x, w, y, ep, ws);
+    return KN_KCALL(k, conv2d_fwd, &g->d2, x, w, y, ep, ws);
+}
+
+kn_status kn_conv_geom_bwd_data(const kn_kernels *k, const kn_conv_geom *g, const float *w, const float *gy,
+                                float *gx, void *ws)
+{
+    if (g->nd) return KN_KCALL(k, convnd_bwd_data, &g->dn, w, gy, gx, ws);
+    return KN_KCALL(k, conv2d_bwd_data, &g->d2, w, gy, gx, ws);
+}
+
+kn_status kn_conv_geom_bwd_filter(const kn_kernels *k, const kn_conv_geom *g, const float *x, const float *gy,
+                                  float *gw, float *gb, void *ws)
+{
+    if (g->nd) return KN_KCALL(k, convnd_bwd_filter, &g->dn, x, gy, gw, gb, ws);
+    return KN_KCALL(k, conv2d_bwd_filter, &g->d2, x, gy, gw, gb, ws);
 }

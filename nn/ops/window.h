@@ -1,7 +1,7 @@
 /* Sliding-window geometry shared by Conv, FusedConv, ConvTranspose and the
  * pooling ops: the ONNX attributes kernel_shape, strides, dilations, pads,
- * auto_pad and ceil_mode, output sizes, and the 2-D kernel descriptors that
- * 1-D ops map onto (h = 1). Internal to nn/ops. */
+ * auto_pad and ceil_mode, output sizes, the 2-D kernel descriptors that 1-D
+ * ops map onto (h = 1) and the N-d descriptors 3-D ops use. Internal to nn/ops. */
 #ifndef KN_OPS_WINDOW_H
 #define KN_OPS_WINDOW_H
 
@@ -34,8 +34,34 @@ void kn_window_conv_desc(const kn_window *w, const int64_t *xshape, const int64_
 void kn_window_pool_desc(const kn_window *w, const int64_t *xshape, const int64_t *yshape,
                          bool count_include_pad, kn_pool2d_desc *d);
 
-/* Float32 only, rank 3 (1-D) or 4 (2-D) input; errors name the node, the op and the shape. */
+/* N-d descriptor (any spatial rank), for the 3-D kernels and non-float MaxPool. */
+void kn_window_nd_desc(const kn_window *w, const int64_t *xshape, const int64_t *yshape, int64_t group,
+                       bool count_include_pad, kn_nd_desc *d);
+
+/* Float32 input of rank 3.. KN_MAX_DIMS ([N, C, spatial...]); errors name the node, the op
+ * and the shape. kn_window_check_rank checks the rank only. */
 kn_status kn_window_check_input(const kn_op_ctx *c, const kn_tensor *x, const char *what);
+kn_status kn_window_check_rank(const kn_op_ctx *c, const kn_tensor *x, const char *what);
+
+/* A convolution's geometry on whichever kernels fit: the 2-D ones for 1-D and 2-D
+ * windows, the N-d ones (convnd_*) for 3-D and up. Conv, FusedConv and ConvTranspose
+ * compute through these. */
+typedef struct kn_conv_geom {
+    bool nd;
+    kn_conv2d_desc d2;
+    kn_nd_desc dn;
+    int64_t n, c, oc;   /* batch, input and output channels of the convolution */
+    int64_t vol, ovol;  /* input and output spatial volume */
+} kn_conv_geom;
+void kn_conv_geom_init(const kn_window *w, const int64_t *xshape, const int64_t *yshape, int64_t group,
+                       kn_conv_geom *g);
+size_t kn_conv_geom_ws(const kn_kernels *k, const kn_conv_geom *g);
+kn_status kn_conv_geom_fwd(const kn_kernels *k, const kn_conv_geom *g, const float *x, const float *w, float *y,
+                           const kn_epilogue *ep, void *ws);
+kn_status kn_conv_geom_bwd_data(const kn_kernels *k, const kn_conv_geom *g, const float *w, const float *gy,
+                                float *gx, void *ws);
+kn_status kn_conv_geom_bwd_filter(const kn_kernels *k, const kn_conv_geom *g, const float *x, const float *gy,
+                                  float *gw, float *gb, void *ws);
 
 /* Conv and FusedConv share inference and forward (nn/ops/conv.c). */
 kn_status kn_conv_infer(kn_op_ctx *c, bool fused);
