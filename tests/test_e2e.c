@@ -125,7 +125,8 @@ static void export_and_check(const char *model, int opset)
         snprintf(cmd, sizeof cmd, "%s tests/interop/check_export.py %s --inputs %s --outputs %s", py, path, in, out);
         cr_assert_eq(run_cmd(cmd), 0, "PyPI onnx.checker or ONNX Runtime disagreed: %s", cmd);
     } else {
-        cr_log_warn("no interop venv at %s/venv: ONNX Runtime comparison skipped (make venv)", build);
+        /* a note, not cr_log_warn: Criterion 2.4 turns any warning into a failing exit status */
+        fprintf(stderr, "e2e: no interop venv at %s/venv: ONNX Runtime comparison skipped (make venv)\n", build);
     }
     kn_session_free(s);
     kn_tensor_release(&x);
