@@ -3,11 +3,11 @@
 #include "nn/session.h"
 #include "nn/op.h"
 #include "nn/passes/passes.h"
+#include "nn/profile.h"
 #include "core/threads.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_ARITY 64
 
@@ -32,21 +32,13 @@ struct kn_session {
     kn_rng rng;
     int *params;
     int n_params;
-    double *node_seconds;
-    int64_t *node_calls;
+    kn_profiler *prof; /* NULL unless opts.profile */
 };
 
 kn_session_opts kn_session_defaults(void)
 {
     kn_session_opts o = {.device = KN_CPU, .level = 0, .training = false, .threads = 0, .seed = 1};
     return o;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void kn_session_free(kn_session *s)
@@ -69,8 +61,7 @@ void kn_session_free(kn_session *s)
     free(s->state);
     free(s->order);
     free(s->params);
-    free(s->node_seconds);
-    free(s->node_calls);
+    kn_profiler_free(s->prof);
     kn_graph_free(s->g);
     free(s);
 }
@@ -166,14 +157,16 @@ kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_sess
     s->grads = calloc(nv, sizeof *s->grads);
     s->needs_grad = calloc(nv, sizeof *s->needs_grad);
     s->state = calloc(nn * KN_OP_MAX_STATE, sizeof *s->state);
-    s->node_seconds = calloc(nn, sizeof *s->node_seconds);
-    s->node_calls = calloc(nn, sizeof *s->node_calls);
     s->planned = calloc(nv, sizeof *s->planned);
-    if (!s->planned || !s->vals || !s->grads || !s->needs_grad || !s->state || !s->node_seconds || !s->node_calls) {
+    if (!s->planned || !s->vals || !s->grads || !s->needs_grad || !s->state) {
         kn_session_free(s);
         return kn_error(KN_ERR_NOMEM, "out of memory creating a session");
     }
     if ((st = plan_order(s)) != KN_OK) { kn_session_free(s); return st; }
+    if (s->opts.profile && (st = kn_profiler_create(&s->prof, g, s->order, s->n_order)) != KN_OK) {
+        kn_session_free(s);
+        return st;
+    }
     for (int v = 0; v < g->n_values; v++) {
         kn_value *val = &g->values[v];
         if (val->kind == KN_VALUE_PARAM || val->kind == KN_VALUE_CONST) {
@@ -190,6 +183,7 @@ kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_sess
 }
 
 const kn_graph *kn_session_graph(const kn_session *s) { return s->g; }
+kn_profiler *kn_session_profiler(const kn_session *s) { return s->prof; }
 
 static kn_status grow_ws(kn_session *s, size_t need)
 {
@@ -263,12 +257,11 @@ static kn_status run_node(kn_session *s, int ni)
         KN_TRY(grow_ws(s, c.ws_bytes));
         c.ws = s->ws.data;
     }
-    double t0 = s->opts.profile ? now_seconds() : 0;
+    double t0 = s->prof ? kn_profiler_now() : 0;
     KN_TRY(node_context(n, n->op->forward(&c)));
-    if (s->opts.profile) {
-        if (s->k->sync) s->k->sync();
-        s->node_seconds[ni] += now_seconds() - t0;
-        s->node_calls[ni]++;
+    if (s->prof) {
+        if (s->k->sync) s->k->sync(); /* device kernels are asynchronous: time to completion */
+        kn_profiler_record(s->prof, ni, t0, kn_profiler_now(), &c);
     }
     return KN_OK;
 }

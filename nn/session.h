@@ -83,7 +83,27 @@ typedef struct kn_node_profile {
     double flops;        /* per call, from the last run's shapes (0 when not counted) */
     double bytes;        /* per call: inputs read + outputs written */
 } kn_node_profile;
+/* Copies min(count, max) entries (out may be NULL with max 0) and returns the count: every
+ * node the session runs, in execution order, 0 when profiling is off. Names point into the
+ * session's graph. flops: 2 x multiply-adds for Conv/FusedConv/ConvTranspose/Gemm/FusedGemm/
+ * MatMul, about one per output element for elementwise ops, 0 for pure data movement. */
 int kn_session_profile(const kn_session *s, kn_node_profile *out, int max);
+/* Zero the totals and forget the recorded events (e.g. after warm-up runs). */
 void kn_session_profile_reset(kn_session *s);
+
+/* One node execution recorded while profiling, for timelines. */
+typedef struct kn_node_event {
+    int node;       /* index into kn_session_profile's list */
+    double start;   /* seconds since the session was created or the profile last reset */
+    double seconds; /* duration */
+} kn_node_event;
+/* At most KN_PROFILE_MAX_EVENTS events are kept per profile (later ones are dropped, their
+ * time still counts in kn_session_profile), so a long profiled run cannot exhaust memory. */
+#define KN_PROFILE_MAX_EVENTS ((int64_t)1 << 22)
+/* Copies min(count, max) events in execution order and returns the count. */
+int64_t kn_session_profile_events(const kn_session *s, kn_node_event *out, int64_t max);
+/* Write the recorded events as Chrome trace-event JSON (chrome://tracing, Perfetto): one
+ * complete ("X") event per node execution, ts/dur in microseconds, args {op, flops}. */
+kn_status kn_session_write_trace(const kn_session *s, const char *path);
 
 #endif

@@ -6,7 +6,10 @@
  *
  * tests/conformance/expected_failures.txt lists the cases expected to fail,
  * `dir/name  reason` per line. Any other failure fails the test; a listed case
- * that passes is reported as "now passing". Each case runs in a forked child
+ * that passes is reported as "now passing". A case that passes at level 0 is
+ * run again at level 2 (the full inference optimizer) and must pass there too:
+ * the optimizer may not change what a supported model computes.
+ * Each case runs in a forked child
  * so a crash or hang in one op is one failed case, not a dead suite.
  * KILN_CONFORMANCE_WRITE=FILE writes every failure with its error to FILE. */
 #include "helpers.h"
@@ -72,7 +75,7 @@ static bool close_enough(const kn_tensor *got, const kn_tensor *want, char *msg)
 }
 
 /* One case in this process: 0 = pass, else msg says why. */
-static int run_case(const char *dir, char *msg)
+static int run_case(const char *dir, int level, char *msg)
 {
     char path[1024];
     kn_graph *g = NULL;
@@ -81,7 +84,7 @@ static int run_case(const char *dir, char *msg)
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     if (kn_onnx_load(path, &g) != KN_OK) { snprintf(msg, MSG_MAX, "%s", kn_last_error()); return 1; }
     kn_session_opts o = kn_session_defaults();
-    o.level = 0;
+    o.level = level;
     if (kn_session_create(&s, g, &o) != KN_OK) { snprintf(msg, MSG_MAX, "%s", kn_last_error()); goto done; }
     for (int set = 0;; set++) {
         char sd[950];
@@ -135,18 +138,18 @@ done:
 }
 
 /* Fork, run, and collect the verdict through a pipe. */
-static int run_isolated(const char *dir, char *msg)
+static int run_isolated(const char *dir, int level, char *msg)
 {
     int fds[2];
     msg[0] = 0;
-    if (pipe(fds) != 0) return run_case(dir, msg);
+    if (pipe(fds) != 0) return run_case(dir, level, msg);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
         alarm(CASE_TIMEOUT_S);
         char m[MSG_MAX] = "";
-        int rc = run_case(dir, m);
+        int rc = run_case(dir, level, m);
         char out[MSG_MAX + 1];
         out[0] = (char)('0' + rc);
         memcpy(out + 1, m, MSG_MAX);
@@ -225,7 +228,7 @@ Test(onnx_conformance, backend_test_data, .timeout = 600)
     load_expected(&expected);
     const char *write_path = getenv("KILN_CONFORMANCE_WRITE");
     FILE *wf = write_path ? fopen(write_path, "w") : NULL;
-    int unexpected = 0, now_passing = 0;
+    int unexpected = 0, now_passing = 0, o2_failures = 0;
     for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
         char root[512];
         snprintf(root, sizeof root, "%s/%s", DATA_ROOT, dirs[d]);
@@ -245,11 +248,17 @@ Test(onnx_conformance, backend_test_data, .timeout = 600)
             char model[1100];
             snprintf(model, sizeof model, "%s/model.onnx", dir);
             if (!file_exists(model)) continue;
-            int rc = run_isolated(dir, msg);
+            int rc = run_isolated(dir, 0, msg);
             strip_root(msg);
             if (rc == 0) {
                 pass++;
                 if (set_has(&expected, key)) { printf("now passing: %s\n", key); now_passing++; }
+                if (run_isolated(dir, 2, msg) != 0) {
+                    strip_root(msg);
+                    printf("FAILS AT -O 2 (passes at -O 0): %s: %s\n", key, msg);
+                    if (wf) fprintf(wf, "%s  -O 2: %s\n", key, msg);
+                    o2_failures++;
+                }
             } else {
                 set_add(&failed, key);
                 if (wf) fprintf(wf, "%s  %s\n", key, msg);
@@ -261,12 +270,14 @@ Test(onnx_conformance, backend_test_data, .timeout = 600)
         free(cases.names);
     }
     if (wf) fclose(wf);
-    printf("conformance: %d unexpected failures, %d listed cases now passing (data/real skipped: full-size models)\n",
-           unexpected, now_passing);
+    printf("conformance: %d unexpected failures, %d listed cases now passing, %d fail only at -O 2 "
+           "(data/real skipped: full-size models)\n",
+           unexpected, now_passing, o2_failures);
     fflush(stdout);
     for (int i = 0; i < expected.n; i++) free(expected.names[i]);
     for (int i = 0; i < failed.n; i++) free(failed.names[i]);
     free(expected.names);
     free(failed.names);
     cr_assert_eq(unexpected, 0, "%d conformance cases failed that tests/conformance/expected_failures.txt does not list", unexpected);
+    cr_assert_eq(o2_failures, 0, "%d conformance cases pass at -O 0 but fail at -O 2", o2_failures);
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
-# `make demo`: train the MLP on the default data, export ONNX, run optimized
-# inference on a few test images and show the optimizer's work.
+# `make demo`: train the MLP on the default data, export ONNX, optimize it,
+# evaluate optimized inference on the test split and benchmark it.
 # Usage: demo.sh KILN_BIN BUILD_DIR
 set -eu
 kiln=$1; build=$2
@@ -12,6 +12,8 @@ echo
 "$kiln" info "$out/mlp.onnx"
 echo
 "$kiln" optimize "$out/mlp.onnx" -O 2 -o "$out/mlp_O2.onnx"
+echo
+"$kiln" eval "$out/mlp.onnx" -O 2 --batch 256
 echo
 "$kiln" bench "$out/mlp.onnx" -O 2 --batch 64 --iters 200 --warmup 20
 echo

@@ -17,6 +17,15 @@ static const struct { const char *name; int level; pass_fn fn; } pipeline[] = {
     {"remove_dead", 1, kn_pass_remove_dead},
 };
 
+int kn_pass_count(void) { return (int)(sizeof pipeline / sizeof *pipeline); }
+
+const char *kn_pass_name(int i, int *level)
+{
+    if (i < 0 || i >= kn_pass_count()) return NULL;
+    if (level) *level = pipeline[i].level;
+    return pipeline[i].name;
+}
+
 static bool listed(const char *csv, const char *name)
 {
     if (!csv) return false;

@@ -36,6 +36,11 @@ typedef struct kn_pass_report {
  * skip (NULL: none; env KILN_DISABLE_PASSES adds to it). report may be NULL. */
 kn_status kn_graph_optimize(kn_graph *g, int level, const char *disabled, kn_pass_report *report);
 
+/* The pipeline in run order, for tools that check pass names: kn_pass_name(i, &level) for
+ * i in [0, kn_pass_count()), NULL outside; level (may be NULL) is the lowest level running it. */
+int kn_pass_count(void);
+const char *kn_pass_name(int i, int *level);
+
 /* The passes, each counting what it changed. */
 kn_status kn_pass_fold_constants(kn_graph *g, int *changes);
 kn_status kn_pass_remove_identity(kn_graph *g, int *changes);
