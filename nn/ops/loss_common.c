@@ -62,3 +62,28 @@ void kn_loss_geometry(const kn_tensor *x, int64_t *n, int64_t *ch, int64_t *inne
     for (int d = 2; d < x->ndim; d++) *inner *= x->shape[d];
 }
 
+size_t kn_loss_workspace(kn_op_ctx *c)
+{
+    /* int32 targets are widened to the kernel's int64 here */
+    return c->in[1]->dtype == KN_INT32 ? sizeof(int64_t) * (size_t)kn_tensor_numel(c->in[1]) : 0;
+}
+
+kn_status kn_loss_labels(kn_op_ctx *c, const int64_t **labels)
+{
+    const kn_tensor *t = c->in[1];
+    if (t->dtype == KN_INT64) { *labels = t->data; return KN_OK; }
+    const int64_t cnt = kn_tensor_numel(t);
+    if (!c->ws || c->ws_bytes < sizeof(int64_t) * (size_t)cnt)
+        return kn_node_error(c->node, KN_ERR_INTERNAL, "workspace missing for int32 targets");
+    if (c->k->cast) {
+        KN_TRY(c->k->cast(KN_INT32, KN_INT64, cnt, t->data, c->ws));
+    } else if (c->device == KN_CPU) { /* the cast kernel is optional; on the host widening is a loop */
+        const int32_t *s = t->data;
+        int64_t *d = c->ws;
+        for (int64_t i = 0; i < cnt; i++) d[i] = s[i];
+    } else {
+        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "int32 targets need the cast kernel on %s", c->k->name);
+    }
+    *labels = c->ws;
+    return KN_OK;
+}

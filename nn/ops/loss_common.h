@@ -19,4 +19,9 @@ kn_status kn_loss_infer(kn_op_ctx *c, const char *input, const char *target);
 /* n, classes and the product of the trailing dims of input [N, C, D...]. */
 void kn_loss_geometry(const kn_tensor *x, int64_t *n, int64_t *ch, int64_t *inner);
 
+/* int32 targets are widened to the kernels' int64 in the workspace: its size, and the
+ * int64 view of input 1 (the input itself when already int64). */
+size_t kn_loss_workspace(kn_op_ctx *c);
+kn_status kn_loss_labels(kn_op_ctx *c, const int64_t **labels);
+
 #endif

@@ -10,32 +10,6 @@
 
 static kn_status xent_infer(kn_op_ctx *c) { return kn_loss_infer(c, "scores", "labels"); }
 
-static size_t xent_workspace(kn_op_ctx *c)
-{
-    /* int32 labels are widened to the kernel's int64 here */
-    return c->in[1]->dtype == KN_INT32 ? sizeof(int64_t) * (size_t)kn_tensor_numel(c->in[1]) : 0;
-}
-
-static kn_status xent_labels(kn_op_ctx *c, const int64_t **labels)
-{
-    const kn_tensor *t = c->in[1];
-    if (t->dtype == KN_INT64) { *labels = t->data; return KN_OK; }
-    const int64_t cnt = kn_tensor_numel(t);
-    if (!c->ws || c->ws_bytes < sizeof(int64_t) * (size_t)cnt)
-        return kn_node_error(c->node, KN_ERR_INTERNAL, "workspace missing for int32 labels");
-    if (c->k->cast) {
-        KN_TRY(c->k->cast(KN_INT32, KN_INT64, cnt, t->data, c->ws));
-    } else if (c->device == KN_CPU) { /* the cast kernel is optional; on the host widening is a loop */
-        const int32_t *s = t->data;
-        int64_t *d = c->ws;
-        for (int64_t i = 0; i < cnt; i++) d[i] = s[i];
-    } else {
-        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "int32 labels need the cast kernel on %s", c->k->name);
-    }
-    *labels = c->ws;
-    return KN_OK;
-}
-
 /* Where the log-probabilities live: output 1 when requested, else state[0]. */
 static kn_status xent_log_prob(kn_op_ctx *c, bool create, float **lp)
 {
@@ -59,7 +33,7 @@ static kn_status xent_forward(kn_op_ctx *c)
     kn_loss_geometry(c->in[0], &n, &ch, &inner);
     const int64_t *labels;
     float *lp;
-    KN_TRY(xent_labels(c, &labels));
+    KN_TRY(kn_loss_labels(c, &labels));
     KN_TRY(xent_log_prob(c, true, &lp));
     const kn_tensor *w = KN_IN(c, 2);
     return KN_KCALL(c->k, softmax_xent_fwd, n, ch, inner, c->in[0]->data, labels, w ? w->data : NULL,
@@ -79,7 +53,7 @@ static kn_status xent_backward(kn_op_ctx *c)
     if (gl) {
         const int64_t *labels;
         const kn_tensor *w = KN_IN(c, 2);
-        KN_TRY(xent_labels(c, &labels));
+        KN_TRY(kn_loss_labels(c, &labels));
         KN_TRY(KN_KCALL(c->k, softmax_xent_bwd, n, ch, inner, lp, labels, w ? w->data : NULL, cfg.ignore_index,
                         cfg.reduction, gl->data, c->gin[0]->data));
     }
@@ -91,5 +65,5 @@ static kn_status xent_backward(kn_op_ctx *c)
 const kn_op_def kn_op_softmax_xent = {
     .name = "SoftmaxCrossEntropyLoss", .domain = "", .min_inputs = 2, .max_inputs = 3, .min_outputs = 1,
     .max_outputs = 2, .infer = xent_infer, .forward = xent_forward, .backward = xent_backward,
-    .workspace = xent_workspace,
+    .workspace = kn_loss_workspace,
 };
