@@ -300,3 +300,28 @@ Test(one_hot, axes_negative_indices_and_float_indices)
     kn_graph_free(g);
     kn_tensor_release(&fi); kn_tensor_release(&idx); kn_tensor_release(&depth); kn_tensor_release(&vals);
 }
+
+/* ---- PRelu before opset 7: shared or per-channel slope ---- */
+
+Test(prelu_legacy, shared_and_per_channel_slope_with_gradient)
+{
+    kn_tensor x = t_new_rand(5, -1, 1, 3, 2, 3, 4);
+    for (int per_channel = 0; per_channel < 2; per_channel++) {
+        kn_tensor sl = per_channel ? t_new_rand(6, 0.1f, 0.9f, 1, 3) : t_new_rand(6, 0.1f, 0.9f, 1, 1), *in[2] = {&x, &sl};
+        kn_graph *g;
+        int node = node_of(&g, "PRelu", 2, in, 1, 6);
+        kn_tensor out[1] = {{0}}, state[KN_OP_MAX_STATE] = {0};
+        T_OK(t_run_node(g, node, in, out, state, false));
+        cr_assert(out[0].ndim == 3 && out[0].shape[2] == 4);
+        const float *X = x.data, *S = sl.data, *Y = out[0].data;
+        for (int i = 0; i < 24; i++) {
+            float s = S[per_channel ? i / 4 % 3 : 0];
+            cr_assert_float_eq(Y[i], X[i] >= 0 ? X[i] : X[i] * s, 1e-7, "element %d", i);
+        }
+        t_gradcheck(g, node, in, 3, true, 1e-3f, 1e-2, 1e-3);
+        kn_tensor_release(&out[0]);
+        kn_tensor_release(&sl);
+        kn_graph_free(g);
+    }
+    kn_tensor_release(&x);
+}
