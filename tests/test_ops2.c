@@ -325,3 +325,64 @@ Test(prelu_legacy, shared_and_per_channel_slope_with_gradient)
     }
     kn_tensor_release(&x);
 }
+
+/* ---- GatherND / ScatterND ---- */
+
+Test(gather_nd, batch_dims_slices_gradient_and_range)
+{
+    /* data [2, 3, 4, 2], batch_dims 1, indices [2, 2, 2] pick (d1, d2) pairs: output [2, 2, 2] */
+    kn_tensor x = t_new_rand(7, -1, 1, 4, 2, 3, 4, 2);
+    const int64_t is[3] = {2, 2, 2}, iv[8] = {0, 3, 2, -1, 1, 1, -3, 0};
+    kn_tensor idx = ints(KN_INT64, 3, is, iv), *in[2] = {&x, &idx};
+    kn_graph *g;
+    int node = node_of(&g, "GatherND", 2, in, 1, 13);
+    T_OK(kn_node_set_int(g, node, "batch_dims", 1));
+    kn_tensor out[1] = {{0}}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, out, state, false));
+    cr_assert(out[0].ndim == 3 && out[0].shape[0] == 2 && out[0].shape[1] == 2 && out[0].shape[2] == 2);
+    const float *X = x.data, *Y = out[0].data;
+    for (int b = 0; b < 2; b++)
+        for (int t = 0; t < 2; t++) {
+            int64_t i1 = iv[(b * 2 + t) * 2], i2 = iv[(b * 2 + t) * 2 + 1];
+            i1 = i1 < 0 ? i1 + 3 : i1;
+            i2 = i2 < 0 ? i2 + 4 : i2;
+            for (int s = 0; s < 2; s++)
+                cr_assert_float_eq(Y[(b * 2 + t) * 2 + s], X[((b * 3 + i1) * 4 + i2) * 2 + s], 0, "b %d t %d", b, t);
+        }
+    t_gradcheck(g, node, in, 1, true, 1e-2f, 1e-3, 1e-4);
+    kn_tensor_release(&out[0]);
+    ((int64_t *)idx.data)[2] = 3; /* dim 1 has size 3 */
+    expect_error(g, node, in, "out of range");
+    kn_graph_free(g);
+    kn_tensor_release(&idx);
+    kn_tensor_release(&x);
+}
+
+Test(scatter_nd, rows_with_add_duplicates_and_range)
+{
+    kn_tensor x = t_new_rand(8, -1, 1, 3, 3, 2, 2), u = t_new_rand(9, -1, 1, 3, 3, 2, 2);
+    const int64_t is[2] = {3, 1}, iv[3] = {2, -1, 0};
+    kn_tensor idx = ints(KN_INT64, 2, is, iv), *in[3] = {&x, &idx, &u};
+    for (int add = 0; add < 2; add++) {
+        kn_graph *g;
+        int node = node_of(&g, "ScatterND", 3, in, 1, 16);
+        if (add) T_OK(kn_node_set_string(g, node, "reduction", "add"));
+        kn_tensor out[1] = {{0}}, state[KN_OP_MAX_STATE] = {0};
+        T_OK(t_run_node(g, node, in, out, state, false));
+        float ref[12];
+        memcpy(ref, x.data, sizeof ref);
+        const float *U = u.data;
+        for (int t = 0; t < 3; t++) {
+            int64_t r = iv[t] < 0 ? iv[t] + 3 : iv[t];
+            for (int s = 0; s < 4; s++) ref[r * 4 + s] = add ? ref[r * 4 + s] + U[t * 4 + s] : U[t * 4 + s];
+        }
+        T_ASSERT_CLOSE(out[0].data, ref, 12, 1e-6, 1e-7);
+        kn_tensor_release(&out[0]);
+        if (add) {
+            ((int64_t *)idx.data)[1] = -4;
+            expect_error(g, node, in, "out of range");
+        }
+        kn_graph_free(g);
+    }
+    kn_tensor_release(&idx); kn_tensor_release(&x); kn_tensor_release(&u);
+}
