@@ -386,3 +386,88 @@ Test(scatter_nd, rows_with_add_duplicates_and_range)
     }
     kn_tensor_release(&idx); kn_tensor_release(&x); kn_tensor_release(&u);
 }
+
+/* ---- Resize / Upsample ---- */
+
+/* Linear sample of row v (length n) at half-pixel source coordinate of output o. */
+static double lerp_half_pixel(const float *v, int64_t stride, int64_t n, int64_t o, double scale)
+{
+    double x = (o + 0.5) / scale - 0.5;
+    if (x < 0) x = 0;
+    if (x > n - 1) x = (double)(n - 1);
+    int64_t i = (int64_t)x;
+    double t = x - (double)i;
+    return i + 1 < n ? v[i * stride] * (1 - t) + v[(i + 1) * stride] * t : v[i * stride];
+}
+
+Test(resize, linear_half_pixel_sizes_against_separable_reference)
+{
+    kn_tensor x = t_new_rand(10, -1, 1, 4, 1, 2, 3, 4), roi = t_new(1, 0), sc = t_new(1, 0);
+    const int64_t ss[1] = {4}, sv[4] = {1, 2, 5, 7};
+    kn_tensor sizes = ints(KN_INT64, 1, ss, sv), *in[4] = {&x, &roi, &sc, &sizes};
+    kn_graph *g;
+    int node = node_of(&g, "Resize", 4, in, 1, 13);
+    T_OK(kn_node_set_string(g, node, "mode", "linear"));
+    kn_tensor out[1] = {{0}}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, out, state, false));
+    cr_assert(out[0].ndim == 4 && out[0].shape[2] == 5 && out[0].shape[3] == 7);
+    const float *X = x.data;
+    float ref[2 * 5 * 7], tmp[3 * 7];
+    for (int c = 0; c < 2; c++) {
+        for (int h = 0; h < 3; h++) /* along w first, then h */
+            for (int w = 0; w < 7; w++) tmp[h * 7 + w] = (float)lerp_half_pixel(X + (c * 3 + h) * 4, 1, 4, w, 7.0 / 4);
+        for (int h = 0; h < 5; h++)
+            for (int w = 0; w < 7; w++) ref[(c * 5 + h) * 7 + w] = (float)lerp_half_pixel(tmp + w, 7, 3, h, 5.0 / 3);
+    }
+    T_ASSERT_CLOSE(out[0].data, ref, 70, 1e-5, 1e-6);
+    kn_tensor_release(&out[0]);
+    T_OK(kn_node_set_string(g, node, "coordinate_transformation_mode", "tf_crop_and_resize"));
+    expect_error(g, node, in, "tf_crop_and_resize");
+    kn_graph_free(g);
+    kn_tensor_release(&x); kn_tensor_release(&roi); kn_tensor_release(&sc); kn_tensor_release(&sizes);
+}
+
+Test(resize, nearest_modes_on_integers_and_upsample7)
+{
+    const int64_t xs[2] = {1, 3}, xv[3] = {10, 20, 30};
+    kn_tensor x = ints(KN_INT32, 2, xs, xv), sc = t_new(1, 2);
+    ((float *)sc.data)[0] = 1;
+    ((float *)sc.data)[1] = 2;
+    const struct { const char *coord, *nearest; int32_t want[6]; } cases[] = {
+        /* asymmetric: source o / 2 = 0, .5, 1, 1.5, 2, 2.5 */
+        {"asymmetric", "round_prefer_ceil", {10, 20, 20, 30, 30, 30}},
+        {"asymmetric", "round_prefer_floor", {10, 10, 20, 20, 30, 30}},
+        {"asymmetric", "ceil", {10, 20, 20, 30, 30, 30}},
+        /* half_pixel: source -.25, .25, .75, 1.25, 1.75, 2.25 */
+        {"half_pixel", "floor", {10, 10, 10, 20, 20, 30}},
+        {"align_corners", "round_prefer_floor", {10, 10, 20, 20, 30, 30}}, /* o * 2 / 5 */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        kn_tensor *in[3] = {&x, NULL, &sc};
+        kn_graph *g;
+        kn_tensor meta[3] = {x, sc, sc};
+        int node = t_single_node_graph(&g, "Resize", 3, meta, 1);
+        g->opset = 13;
+        T_OK(kn_node_set_string(g, node, "coordinate_transformation_mode", cases[k].coord));
+        T_OK(kn_node_set_string(g, node, "nearest_mode", cases[k].nearest));
+        kn_tensor out[1] = {{0}}, state[KN_OP_MAX_STATE] = {0};
+        T_OK(t_run_node(g, node, in, out, state, false));
+        cr_assert(out[0].dtype == KN_INT32 && out[0].shape[1] == 6);
+        cr_assert_arr_eq(out[0].data, cases[k].want, sizeof cases[k].want, "%s / %s", cases[k].coord, cases[k].nearest);
+        kn_tensor_release(&out[0]);
+        kn_graph_free(g);
+    }
+    /* Upsample-7: scales attribute, floor of o / scale */
+    kn_tensor *in[1] = {&x};
+    kn_graph *g;
+    int node = node_of(&g, "Upsample", 1, in, 1, 7);
+    T_OK(kn_node_set_floats(g, node, "scales", 2, (float[]){2, 2}));
+    kn_tensor out[1] = {{0}}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, out, state, false));
+    const int32_t want[12] = {10, 10, 20, 20, 30, 30, 10, 10, 20, 20, 30, 30};
+    cr_assert(out[0].shape[0] == 2 && out[0].shape[1] == 6);
+    cr_assert_arr_eq(out[0].data, want, sizeof want);
+    kn_tensor_release(&out[0]);
+    kn_graph_free(g);
+    kn_tensor_release(&x); kn_tensor_release(&sc);
+}
