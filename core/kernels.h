@@ -119,6 +119,11 @@ typedef struct kn_nd_desc {
     bool count_include_pad; /* AveragePool */
 } kn_nd_desc;
 
+/* Scatter reductions (ONNX ScatterND / ScatterElements `reduction`). */
+typedef enum kn_scatter_red {
+    KN_SCATTER_NONE, KN_SCATTER_ADD, KN_SCATTER_MUL, KN_SCATTER_MAX, KN_SCATTER_MIN
+} kn_scatter_red;
+
 typedef struct kn_kernels {
     const char *name;
     kn_device device;
@@ -324,6 +329,36 @@ typedef struct kn_kernels {
     kn_status (*layernorm_bwd)(int64_t rows, int64_t d, const float *x, const float *gy,
                                const float *scale, const float *mean, const float *invstd,
                                float *gx, float *gscale, float *gbias);
+
+    /* --- kernels added with the second ops batch --- */
+    /* y[idx[j] * inner + i] (red)= upd[j * inner + i] for j < n, i < inner, in order (a
+     * repeated index sees every update; with KN_SCATTER_NONE the last one wins). idx is
+     * already non-negative and checked by the op. Reductions other than NONE need a numeric
+     * dtype (float, double, float16, int8..int64, uint8..uint64). ScatterND, ScatterElements
+     * (inner = 1 with flat element offsets). */
+    kn_status (*scatter)(kn_dtype dtype, kn_scatter_red red, int64_t n, int64_t inner,
+                         const int64_t *idx, const void *upd, void *y);
+    /* Trilu over [batch, rows, cols] of elem-byte elements: keep x[r, c] where c - r >= k
+     * (upper) or c - r <= k (lower), write zero bytes elsewhere. accumulate (float32 only):
+     * y += the kept elements instead (the backward). */
+    kn_status (*trilu)(size_t elem, bool upper, bool accumulate, int64_t batch, int64_t rows,
+                       int64_t cols, int64_t k, const void *x, void *y);
+    /* CumSum over dim of [outer, dim, inner] in dtype (float, double, int32, int64);
+     * exclusive leaves out the element itself, reverse sums from the end. accumulate (float32
+     * only): y += the sums (the backward, called with reverse flipped). */
+    kn_status (*cumsum)(kn_dtype dtype, bool exclusive, bool reverse, bool accumulate,
+                        int64_t outer, int64_t dim, int64_t inner, const void *x, void *y);
+    /* y[o, d, i] = d == idx[o * inner + i] ? on : off over [outer, depth, inner]; on and off
+     * hold element bits as in fill. An idx outside [0, depth) gives a row of off values. */
+    kn_status (*one_hot)(size_t elem, int64_t outer, int64_t depth, int64_t inner,
+                         const int64_t *idx, uint64_t off, uint64_t on, void *y);
+    /* Separable resampling of x (ndim, xshape) into y (yshape): per dim d and output
+     * coordinate o, taps source indices idx[(base_d + o) * taps + t] in [0, xshape[d]) and
+     * weights w[...] at the same place, base_d = the sum of yshape over dims before d.
+     * taps == 1 copies elements (any dtype, weights ignored: nearest); more taps need float32
+     * and sum over the product of the per-dim weights (linear: 2, cubic: 4). */
+    kn_status (*resize)(kn_dtype dtype, int ndim, const int64_t *xshape, const int64_t *yshape,
+                        int taps, const int64_t *idx, const float *w, const void *x, void *y);
 } kn_kernels;
 
 /* The table for a device, or NULL when kiln was built without it. */

@@ -141,4 +141,16 @@ kn_status kn_cpu_adam_step(int64_t n, float *p, const float *g, float *m, float 
                            float beta1, float beta2, float eps, float weight_decay,
                            bool decoupled, int64_t step);
 
+/* index.c, cumsum.c, resize.c: the second ops batch */
+kn_status kn_cpu_scatter(kn_dtype dtype, kn_scatter_red red, int64_t n, int64_t inner,
+                         const int64_t *idx, const void *upd, void *y);
+kn_status kn_cpu_trilu(size_t elem, bool upper, bool accumulate, int64_t batch, int64_t rows,
+                       int64_t cols, int64_t k, const void *x, void *y);
+kn_status kn_cpu_one_hot(size_t elem, int64_t outer, int64_t depth, int64_t inner,
+                         const int64_t *idx, uint64_t off, uint64_t on, void *y);
+kn_status kn_cpu_cumsum(kn_dtype dtype, bool exclusive, bool reverse, bool accumulate,
+                        int64_t outer, int64_t dim, int64_t inner, const void *x, void *y);
+kn_status kn_cpu_resize(kn_dtype dtype, int ndim, const int64_t *xshape, const int64_t *yshape,
+                        int taps, const int64_t *idx, const float *w, const void *x, void *y);
+
 #endif

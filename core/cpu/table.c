@@ -99,4 +99,11 @@ const kn_kernels kn_cpu_kernels = {
     /* optim */
     .sgd_step = kn_cpu_sgd_step,
     .adam_step = kn_cpu_adam_step,
+
+    /* second ops batch: index.c, cumsum.c, resize.c */
+    .scatter = kn_cpu_scatter,
+    .trilu = kn_cpu_trilu,
+    .cumsum = kn_cpu_cumsum,
+    .one_hot = kn_cpu_one_hot,
+    .resize = kn_cpu_resize,
 };

@@ -3,6 +3,26 @@
  * numeric dtype forward (the kernel decides); float32 backward. */
 #include "nn/op.h"
 
+/* Operand b's broadcast shape. PRelu before opset 7 has no broadcast attribute: a
+ * one-element slope is shared by every element, and a smaller slope is per channel,
+ * i.e. aligned with X from dim 1 (Caffe2/PyTorch exports write [C] for [N, C, ...]). */
+static kn_status bshape(const kn_op_ctx *c, kn_binop op, const kn_tensor *a, const kn_tensor *b, int *nb,
+                        int64_t *bs)
+{
+    if (op != KN_BIN_PRELU || c->opset >= 7) return kn_op_legacy_bshape(c, a, b, nb, bs);
+    int64_t n = 1;
+    for (int d = 0; d < b->ndim; d++) n = b->shape[d] == KN_DIM_UNKNOWN || n == KN_DIM_UNKNOWN ? KN_DIM_UNKNOWN : n * b->shape[d];
+    *nb = b->ndim;
+    for (int d = 0; d < b->ndim; d++) bs[d] = b->shape[d];
+    if (n == 1) {
+        *nb = 0;
+    } else if (b->ndim < a->ndim) {
+        *nb = a->ndim;
+        for (int d = 0; d < a->ndim; d++) bs[d] = d >= 1 && d <= b->ndim ? b->shape[d - 1] : 1;
+    }
+    return KN_OK;
+}
+
 typedef struct binary_spec {
     kn_binop op;
     bool unidirectional; /* PRelu: slope broadcasts to X, output has X's shape */
@@ -18,7 +38,7 @@ static kn_status binary_infer_spec(kn_op_ctx *c, const binary_spec *s)
     int64_t shape[KN_MAX_DIMS];
     int nbl;
     int64_t bl[KN_MAX_DIMS];
-    KN_TRY(kn_op_legacy_bshape(c, a, b, &nbl, bl));
+    KN_TRY(bshape(c, s->op, a, b, &nbl, bl));
     KN_TRY(kn_op_broadcast(c, a->ndim, a->shape, nbl, bl, &nd, shape));
     if (s->unidirectional && !kn_shape_equal(nd, shape, a->ndim, a->shape)) {
         char x[160], y[160];
@@ -35,7 +55,7 @@ static kn_status binary_forward_spec(kn_op_ctx *c, const binary_spec *s)
     kn_bcast bc;
     int nbl;
     int64_t bl[KN_MAX_DIMS];
-    KN_TRY(kn_op_legacy_bshape(c, a, b, &nbl, bl));
+    KN_TRY(bshape(c, s->op, a, b, &nbl, bl));
     KN_TRY(kn_bcast_init(&bc, a->ndim, a->shape, nbl, bl));
     if (a->dtype != b->dtype) { /* Pow with a different exponent type: convert it to the base's */
         size_t need = (size_t)kn_tensor_numel(b) * kn_dtype_size(a->dtype);
@@ -61,7 +81,7 @@ static kn_status binary_backward_spec(kn_op_ctx *c, const binary_spec *s)
     kn_bcast bc;
     int nbl;
     int64_t bl[KN_MAX_DIMS];
-    KN_TRY(kn_op_legacy_bshape(c, a, b, &nbl, bl));
+    KN_TRY(bshape(c, s->op, a, b, &nbl, bl));
     KN_TRY(kn_bcast_init(&bc, a->ndim, a->shape, nbl, bl));
     return KN_KCALL(c->k, binary_bwd, s->op, &bc, a->data, b->data, c->gout[0]->data,
                     c->gin[0] ? c->gin[0]->data : NULL, c->gin[1] ? c->gin[1]->data : NULL);
