@@ -34,6 +34,7 @@ struct kn_session {
     int n_params;
     double *node_seconds;
     int64_t *node_calls;
+    bool *grad_ready; /* backward: this step's gradient buffer is zeroed (or seeded) */
 };
 
 kn_session_opts kn_session_defaults(void)
@@ -71,6 +72,7 @@ void kn_session_free(kn_session *s)
     free(s->params);
     free(s->node_seconds);
     free(s->node_calls);
+    free(s->grad_ready);
     kn_graph_free(s->g);
     free(s);
 }
@@ -169,7 +171,8 @@ kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_sess
     s->node_seconds = calloc(nn, sizeof *s->node_seconds);
     s->node_calls = calloc(nn, sizeof *s->node_calls);
     s->planned = calloc(nv, sizeof *s->planned);
-    if (!s->planned || !s->vals || !s->grads || !s->needs_grad || !s->state || !s->node_seconds || !s->node_calls) {
+    s->grad_ready = calloc(nv, sizeof *s->grad_ready);
+    if (!s->planned || !s->grad_ready || !s->vals || !s->grads || !s->needs_grad || !s->state || !s->node_seconds || !s->node_calls) {
         kn_session_free(s);
         return kn_error(KN_ERR_NOMEM, "out of memory creating a session");
     }
@@ -478,6 +481,13 @@ float kn_session_loss(const kn_session *s)
     return v;
 }
 
+static kn_status ready_grad(kn_session *s, int v)
+{
+    if (s->grad_ready[v] || !s->grads[v].data) return KN_OK;
+    s->grad_ready[v] = true;
+    return s->k->memset0(s->grads[v].data, kn_tensor_bytes(&s->grads[v]));
+}
+
 kn_status kn_session_backward(kn_session *s)
 {
     kn_graph *g = s->g;
@@ -485,25 +495,32 @@ kn_status kn_session_backward(kn_session *s)
     int loss = g->loss;
     if (!s->vals[loss].data) return kn_error(KN_ERR_INVALID, "backward called before a forward run");
     if (!s->needs_grad[loss]) return kn_error(KN_ERR_INVALID, "the loss '%s' depends on no trainable parameter", g->values[loss].name);
-    /* zero (or size) every gradient buffer once per step: backward kernels accumulate */
+    /* size every gradient buffer; backward kernels accumulate, so each buffer is zeroed
+     * once per step, just before the first node that touches it (still in cache when the
+     * kernel runs), and buffers no node touched are zeroed at the end */
     for (int v = 0; v < g->n_values; v++) {
+        s->grad_ready[v] = false;
         if (!s->needs_grad[v] || !s->vals[v].data) continue;
         kn_tensor *gr = &s->grads[v];
         if (!(gr->data && gr->dtype == s->vals[v].dtype && kn_tensor_same_shape(gr, &s->vals[v]))) {
             kn_tensor_release(gr);
             KN_TRY(kn_tensor_init_on(gr, s->vals[v].dtype, s->vals[v].ndim, s->vals[v].shape, s->opts.device));
         }
-        KN_TRY(s->k->memset0(gr->data, kn_tensor_bytes(gr)));
     }
     {   /* d loss / d loss = 1 */
         kn_tensor *gl = &s->grads[loss];
         int64_t n = kn_tensor_numel(gl);
-        float *ones = malloc(sizeof(float) * (size_t)(n ? n : 1));
-        if (!ones) return kn_error(KN_ERR_NOMEM, "out of memory");
-        for (int64_t i = 0; i < n; i++) ones[i] = 1.0f;
-        kn_status st = s->k->memcpy_h2d(gl->data, ones, sizeof(float) * (size_t)n);
-        free(ones);
-        KN_TRY(st);
+        if (gl->device == KN_CPU) {
+            for (int64_t i = 0; i < n; i++) ((float *)gl->data)[i] = 1.0f;
+        } else {
+            float one = 1.0f, *ones = n > 1 ? malloc(sizeof(float) * (size_t)n) : &one;
+            if (!ones) return kn_error(KN_ERR_NOMEM, "out of memory");
+            for (int64_t i = 0; i < n; i++) ones[i] = 1.0f;
+            kn_status st = s->k->memcpy_h2d(gl->data, ones, sizeof(float) * (size_t)n);
+            if (ones != &one) free(ones);
+            KN_TRY(st);
+        }
+        s->grad_ready[loss] = true;
     }
     for (int oi = s->n_order - 1; oi >= 0; oi--) {
         int ni = s->order[oi];
@@ -523,6 +540,10 @@ kn_status kn_session_backward(kn_session *s)
             gout[j] = s->needs_grad[n->outputs[j]] && s->grads[n->outputs[j]].data ? &s->grads[n->outputs[j]] : NULL;
         c.gin = gin;
         c.gout = gout;
+        for (int j = 0; j < n->n_inputs; j++)
+            if (gin[j]) KN_TRY(ready_grad(s, n->inputs[j]));
+        for (int j = 0; j < n->n_outputs; j++)
+            if (gout[j]) KN_TRY(ready_grad(s, n->outputs[j]));
         if (n->op->workspace) {
             c.ws_bytes = n->op->workspace(&c);
             KN_TRY(grow_ws(s, c.ws_bytes));
@@ -530,6 +551,8 @@ kn_status kn_session_backward(kn_session *s)
         }
         KN_TRY(node_context(n, n->op->backward(&c)));
     }
+    for (int v = 0; v < g->n_values; v++) /* gradients no node reached are zero */
+        if (s->needs_grad[v] && s->grads[v].data) KN_TRY(ready_grad(s, v));
     return KN_OK;
 }
 
