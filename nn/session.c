@@ -437,6 +437,15 @@ kn_status kn_session_run(kn_session *s, const kn_tensor *const *inputs, int n_in
     bool plan = !s->opts.training && s->opts.level >= 2 && n_inputs <= 16;
     KN_TRY(bind_inputs(s, inputs, n_inputs));
     if (s->plan_valid && !same_input_shapes(s, inputs, n_inputs)) drop_plan(s);
+    /* views (Flatten, Reshape...) are re-made by their node every run; dropping last
+     * run's first puts their source buffers back to one reference, so the producers
+     * reuse them instead of allocating afresh each step */
+    for (int oi = 0; oi < s->n_order; oi++) {
+        const kn_node *n = &s->g->nodes[s->order[oi]];
+        if (!(n->op->flags & KN_OP_VIEW) || n->n_outputs < 1 || n->n_inputs < 1 || n->inputs[0] < 0) continue;
+        kn_tensor *o = &s->vals[n->outputs[0]];
+        if (o->data && o->buf && o->buf == s->vals[n->inputs[0]].buf && !s->planned[n->outputs[0]]) kn_tensor_release(o);
+    }
     for (int oi = 0; oi < s->n_order; oi++) KN_TRY(run_node(s, s->order[oi]));
     if (plan && !s->plan_valid) KN_TRY(make_plan(s, inputs, n_inputs));
     return KN_OK;
