@@ -33,6 +33,7 @@ struct kn_session {
     int *params;
     int n_params;
     kn_profiler *prof; /* NULL unless opts.profile */
+    bool *grad_ready; /* backward: this step's gradient buffer is zeroed (or seeded) */
 };
 
 kn_session_opts kn_session_defaults(void)
@@ -62,6 +63,7 @@ void kn_session_free(kn_session *s)
     free(s->order);
     free(s->params);
     kn_profiler_free(s->prof);
+    free(s->grad_ready);
     kn_graph_free(s->g);
     free(s);
 }
@@ -158,7 +160,8 @@ kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_sess
     s->needs_grad = calloc(nv, sizeof *s->needs_grad);
     s->state = calloc(nn * KN_OP_MAX_STATE, sizeof *s->state);
     s->planned = calloc(nv, sizeof *s->planned);
-    if (!s->planned || !s->vals || !s->grads || !s->needs_grad || !s->state) {
+    s->grad_ready = calloc(nv, sizeof *s->grad_ready);
+    if (!s->planned || !s->grad_ready || !s->vals || !s->grads || !s->needs_grad || !s->state) {
         kn_session_free(s);
         return kn_error(KN_ERR_NOMEM, "out of memory creating a session");
     }
@@ -427,6 +430,15 @@ kn_status kn_session_run(kn_session *s, const kn_tensor *const *inputs, int n_in
     bool plan = !s->opts.training && s->opts.level >= 2 && n_inputs <= 16;
     KN_TRY(bind_inputs(s, inputs, n_inputs));
     if (s->plan_valid && !same_input_shapes(s, inputs, n_inputs)) drop_plan(s);
+    /* views (Flatten, Reshape...) are re-made by their node every run; dropping last
+     * run's first puts their source buffers back to one reference, so the producers
+     * reuse them instead of allocating afresh each step */
+    for (int oi = 0; oi < s->n_order; oi++) {
+        const kn_node *n = &s->g->nodes[s->order[oi]];
+        if (!(n->op->flags & KN_OP_VIEW) || n->n_outputs < 1 || n->n_inputs < 1 || n->inputs[0] < 0) continue;
+        kn_tensor *o = &s->vals[n->outputs[0]];
+        if (o->data && o->buf && o->buf == s->vals[n->inputs[0]].buf && !s->planned[n->outputs[0]]) kn_tensor_release(o);
+    }
     for (int oi = 0; oi < s->n_order; oi++) KN_TRY(run_node(s, s->order[oi]));
     if (plan && !s->plan_valid) KN_TRY(make_plan(s, inputs, n_inputs));
     return KN_OK;
@@ -471,6 +483,13 @@ float kn_session_loss(const kn_session *s)
     return v;
 }
 
+static kn_status ready_grad(kn_session *s, int v)
+{
+    if (s->grad_ready[v] || !s->grads[v].data) return KN_OK;
+    s->grad_ready[v] = true;
+    return s->k->memset0(s->grads[v].data, kn_tensor_bytes(&s->grads[v]));
+}
+
 kn_status kn_session_backward(kn_session *s)
 {
     kn_graph *g = s->g;
@@ -478,25 +497,32 @@ kn_status kn_session_backward(kn_session *s)
     int loss = g->loss;
     if (!s->vals[loss].data) return kn_error(KN_ERR_INVALID, "backward called before a forward run");
     if (!s->needs_grad[loss]) return kn_error(KN_ERR_INVALID, "the loss '%s' depends on no trainable parameter", g->values[loss].name);
-    /* zero (or size) every gradient buffer once per step: backward kernels accumulate */
+    /* size every gradient buffer; backward kernels accumulate, so each buffer is zeroed
+     * once per step, just before the first node that touches it (still in cache when the
+     * kernel runs), and buffers no node touched are zeroed at the end */
     for (int v = 0; v < g->n_values; v++) {
+        s->grad_ready[v] = false;
         if (!s->needs_grad[v] || !s->vals[v].data) continue;
         kn_tensor *gr = &s->grads[v];
         if (!(gr->data && gr->dtype == s->vals[v].dtype && kn_tensor_same_shape(gr, &s->vals[v]))) {
             kn_tensor_release(gr);
             KN_TRY(kn_tensor_init_on(gr, s->vals[v].dtype, s->vals[v].ndim, s->vals[v].shape, s->opts.device));
         }
-        KN_TRY(s->k->memset0(gr->data, kn_tensor_bytes(gr)));
     }
     {   /* d loss / d loss = 1 */
         kn_tensor *gl = &s->grads[loss];
         int64_t n = kn_tensor_numel(gl);
-        float *ones = malloc(sizeof(float) * (size_t)(n ? n : 1));
-        if (!ones) return kn_error(KN_ERR_NOMEM, "out of memory");
-        for (int64_t i = 0; i < n; i++) ones[i] = 1.0f;
-        kn_status st = s->k->memcpy_h2d(gl->data, ones, sizeof(float) * (size_t)n);
-        free(ones);
-        KN_TRY(st);
+        if (gl->device == KN_CPU) {
+            for (int64_t i = 0; i < n; i++) ((float *)gl->data)[i] = 1.0f;
+        } else {
+            float one = 1.0f, *ones = n > 1 ? malloc(sizeof(float) * (size_t)n) : &one;
+            if (!ones) return kn_error(KN_ERR_NOMEM, "out of memory");
+            for (int64_t i = 0; i < n; i++) ones[i] = 1.0f;
+            kn_status st = s->k->memcpy_h2d(gl->data, ones, sizeof(float) * (size_t)n);
+            if (ones != &one) free(ones);
+            KN_TRY(st);
+        }
+        s->grad_ready[loss] = true;
     }
     for (int oi = s->n_order - 1; oi >= 0; oi--) {
         int ni = s->order[oi];
@@ -516,6 +542,10 @@ kn_status kn_session_backward(kn_session *s)
             gout[j] = s->needs_grad[n->outputs[j]] && s->grads[n->outputs[j]].data ? &s->grads[n->outputs[j]] : NULL;
         c.gin = gin;
         c.gout = gout;
+        for (int j = 0; j < n->n_inputs; j++)
+            if (gin[j]) KN_TRY(ready_grad(s, n->inputs[j]));
+        for (int j = 0; j < n->n_outputs; j++)
+            if (gout[j]) KN_TRY(ready_grad(s, n->outputs[j]));
         if (n->op->workspace) {
             c.ws_bytes = n->op->workspace(&c);
             KN_TRY(grow_ws(s, c.ws_bytes));
@@ -523,6 +553,8 @@ kn_status kn_session_backward(kn_session *s)
         }
         KN_TRY(node_context(n, n->op->backward(&c)));
     }
+    for (int v = 0; v < g->n_values; v++) /* gradients no node reached are zero */
+        if (s->needs_grad[v] && s->grads[v].data) KN_TRY(ready_grad(s, v));
     return KN_OK;
 }
 

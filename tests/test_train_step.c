@@ -110,3 +110,40 @@ static void check_step(const char *dir, kn_status (*build)(kn_graph *))
 
 Test(train_step, mlp_matches_pytorch) { check_step("mlp", kn_model_mlp); }
 Test(train_step, lenet_matches_pytorch) { check_step("lenet", kn_model_lenet); }
+
+/* After warm-up a training step (forward, backward, Adam) allocates no tensor buffer:
+ * activations, gradients, workspace, optimizer state and views are all reused. */
+static void check_steady_state(kn_status (*build)(kn_graph *))
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    T_OK(build(g));
+    kn_session_opts so = kn_session_defaults();
+    so.training = true;
+    kn_session *s;
+    T_OK(kn_session_create(&s, g, &so));
+    kn_optimizer *opt;
+    kn_optim_config oc = kn_optim_defaults(KN_OPTIM_ADAM);
+    T_OK(kn_optimizer_create(&opt, &oc));
+    kn_tensor x = t_new_rand(3, 0, 1, 4, 8, 1, 28, 28), y;
+    int64_t n = 8;
+    T_OK(kn_tensor_init(&y, KN_INT64, 1, &n));
+    for (int64_t i = 0; i < n; i++) ((int64_t *)y.data)[i] = i % 10;
+    const kn_tensor *ins[2] = {&x, &y};
+    int64_t before = 0;
+    for (int it = 0; it < 5; it++) {
+        if (it == 2) before = kn_alloc_count();
+        T_OK(kn_session_run(s, ins, 2));
+        T_OK(kn_session_backward(s));
+        T_OK(kn_optimizer_step_session(opt, s));
+    }
+    cr_assert_eq(kn_alloc_count(), before, "steady-state training steps allocated %lld buffers",
+                 (long long)(kn_alloc_count() - before));
+    kn_optimizer_free(opt);
+    kn_session_free(s);
+    kn_tensor_release(&x); kn_tensor_release(&y);
+    kn_graph_free(g);
+}
+
+Test(train_step, mlp_steady_state_allocates_nothing) { check_steady_state(kn_model_mlp); }
+Test(train_step, lenet_steady_state_allocates_nothing) { check_steady_state(kn_model_lenet); }

@@ -2,7 +2,9 @@
 #include "tools/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct { const char *name; int (*fn)(int, char **); const char *help; } command;
 
@@ -49,8 +51,28 @@ int kn_cli_device(const char *cmd, const char *arg, kn_device *out)
     return 1;
 }
 
+/* libgomp reads its wait policy (OMP_WAIT_POLICY, GOMP_SPINCOUNT) once, while it is
+ * loaded, before main runs, so the library cannot choose it. Its default lets an idle
+ * thread spin ~300k iterations (about a millisecond) at every join and between regions;
+ * a training step has dozens of short regions, and on a shared machine those spinning
+ * threads take the cores from the threads doing the work (LeNet/MLP at 2 threads ran
+ * 20x slower than at 1 thread under load; see BENCHMARKS.md). Unless the user chose a
+ * policy, the CLI re-executes itself once with a short spin (GOMP_SPINCOUNT=1000,
+ * microseconds), which under load measured as fast as OMP_WAIT_POLICY=passive and keeps
+ * a brief spin for back-to-back regions on an idle machine. KILN_OMP_REEXEC=0 opts out;
+ * if the exec fails the run simply goes on with the inherited policy. */
+static void choose_wait_policy(char **argv)
+{
+    const char *opt = getenv("KILN_OMP_REEXEC");
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || (opt && !strcmp(opt, "0"))) return;
+    if (setenv("GOMP_SPINCOUNT", "1000", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    unsetenv("GOMP_SPINCOUNT"); /* exec failed: keep running as we are */
+}
+
 int main(int argc, char **argv)
 {
+    choose_wait_policy(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -26,6 +26,24 @@ kn_status kn_cpu_batchnorm_infer(int64_t n, int64_t c, int64_t spatial, const fl
     return KN_OK;
 }
 
+/* Sums over one plane run in float across SIMD lanes (a plane is at most a feature
+ * map, so the float error stays ~1e-7 relative); planes are added up in double. */
+static inline float plane_sum(int64_t len, const float *restrict x)
+{
+    float s = 0.0f;
+    #pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < len; i++) s += x[i];
+    return s;
+}
+
+static inline float plane_sqdev(int64_t len, const float *restrict x, float mean)
+{
+    float s = 0.0f;
+    #pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < len; i++) { const float d = x[i] - mean; s += d * d; }
+    return s;
+}
+
 kn_status kn_cpu_batchnorm_train(int64_t n, int64_t c, int64_t spatial, const float *x,
                                  const float *scale, const float *bias, float eps, float momentum,
                                  float *running_mean, float *running_var, float *y,
@@ -33,22 +51,13 @@ kn_status kn_cpu_batchnorm_train(int64_t n, int64_t c, int64_t spatial, const fl
 {
     const int64_t count = n * spatial;
     if (count == 0) return kn_error(KN_ERR_SHAPE, "batchnorm_train: no elements per channel");
-    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
     for (int64_t ch = 0; ch < c; ch++) {
         double sum = 0;
-        for (int64_t b = 0; b < n; b++) {
-            const float *xp = x + (b * c + ch) * spatial;
-            for (int64_t i = 0; i < spatial; i++) sum += xp[i];
-        }
+        for (int64_t b = 0; b < n; b++) sum += plane_sum(spatial, x + (b * c + ch) * spatial);
         const double mean = sum / (double)count;
         double sq = 0; /* two passes: sum of squared deviations, not E[x^2] - E[x]^2 */
-        for (int64_t b = 0; b < n; b++) {
-            const float *xp = x + (b * c + ch) * spatial;
-            for (int64_t i = 0; i < spatial; i++) {
-                const double d = xp[i] - mean;
-                sq += d * d;
-            }
-        }
+        for (int64_t b = 0; b < n; b++) sq += plane_sqdev(spatial, x + (b * c + ch) * spatial, (float)mean);
         const double var = sq / (double)count;
         const double invstd = 1.0 / sqrt(var + (double)eps);
         save_mean[ch] = (float)mean;
@@ -61,8 +70,8 @@ kn_status kn_cpu_batchnorm_train(int64_t n, int64_t c, int64_t spatial, const fl
         }
         const float a = (float)(scale[ch] * invstd), bb = (float)(bias[ch] - mean * scale[ch] * invstd);
         for (int64_t b = 0; b < n; b++) {
-            const float *xp = x + (b * c + ch) * spatial;
-            float *yp = y + (b * c + ch) * spatial;
+            const float *restrict xp = x + (b * c + ch) * spatial;
+            float *restrict yp = y + (b * c + ch) * spatial;
             #pragma omp simd
             for (int64_t i = 0; i < spatial; i++) yp[i] = xp[i] * a + bb;
         }
@@ -76,29 +85,33 @@ kn_status kn_cpu_batchnorm_bwd(int64_t n, int64_t c, int64_t spatial, const floa
 {
     const int64_t count = n * spatial;
     if (count == 0) return KN_OK;
-    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN)
+    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
     for (int64_t ch = 0; ch < c; ch++) {
-        const double mean = save_mean[ch], invstd = save_invstd[ch];
-        double sg = 0, sgx = 0; /* sum(gy), sum(gy * xhat) */
+        const float mean = save_mean[ch], invstd = save_invstd[ch];
+        double sg = 0, sgd = 0; /* sum(gy), sum(gy * (x - mean)) */
         for (int64_t b = 0; b < n; b++) {
-            const float *xp = x + (b * c + ch) * spatial, *gp = gy + (b * c + ch) * spatial;
+            const float *restrict xp = x + (b * c + ch) * spatial, *restrict gp = gy + (b * c + ch) * spatial;
+            float s = 0.0f, sd = 0.0f;
+            #pragma omp simd reduction(+ : s, sd)
             for (int64_t i = 0; i < spatial; i++) {
-                sg += gp[i];
-                sgx += gp[i] * (xp[i] - mean) * invstd;
+                s += gp[i];
+                sd += gp[i] * (xp[i] - mean);
             }
+            sg += s;
+            sgd += sd;
         }
+        const double sgx = sgd * invstd; /* sum(gy * xhat) */
         if (gscale) gscale[ch] += (float)sgx;
         if (gbias) gbias[ch] += (float)sg;
         if (!gx) continue;
         /* dx = scale * invstd * (gy - mean(gy) - xhat * mean(gy * xhat)) */
-        const double k = scale[ch] * invstd, mg = sg / (double)count, mgx = sgx / (double)count;
+        const float k = (float)(scale[ch] * (double)invstd), mg = (float)(sg / (double)count),
+                    kx = (float)((double)invstd * sgx / (double)count);
         for (int64_t b = 0; b < n; b++) {
-            const float *xp = x + (b * c + ch) * spatial, *gp = gy + (b * c + ch) * spatial;
-            float *gxp = gx + (b * c + ch) * spatial;
-            for (int64_t i = 0; i < spatial; i++) {
-                const double xhat = (xp[i] - mean) * invstd;
-                gxp[i] += (float)(k * (gp[i] - mg - xhat * mgx));
-            }
+            const float *restrict xp = x + (b * c + ch) * spatial, *restrict gp = gy + (b * c + ch) * spatial;
+            float *restrict gxp = gx + (b * c + ch) * spatial;
+            #pragma omp simd
+            for (int64_t i = 0; i < spatial; i++) gxp[i] += k * (gp[i] - mg - (xp[i] - mean) * kx);
         }
     }
     return KN_OK;

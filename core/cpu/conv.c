@@ -16,6 +16,9 @@
 #include <cblas.h>
 #include <omp.h> /* kiln always builds with -fopenmp */
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 static int conv_threads(void) { return omp_get_max_threads(); }
 static int conv_tid(void) { return omp_get_thread_num(); }
@@ -64,25 +67,63 @@ static void valid_range(int64_t off, int64_t s, int64_t w, int64_t ow, int64_t *
     *hi = b;
 }
 
-/* col[cg*kh*kw, oh*ow] from one image's cg channels. */
-static void im2col(const kn_conv2d_desc *d, int64_t cg, const float *x, float *col)
+/* dst[0, n) = src[0, n) and dst[0, n) += src[0, n) for the short rows of im2col and
+ * col2im (a feature-map row: 10 or 28 floats in LeNet). With AVX-512 a row is one or
+ * two masked moves instead of a vector loop plus a scalar tail; masked-off lanes are
+ * never accessed, so the loads stay inside the row. */
+static inline void copy_row(float *restrict dst, const float *restrict src, int64_t n)
+{
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+    }
+#else
+    for (; i < n; i++) dst[i] = src[i];
+#endif
+}
+
+static inline void add_row(float *restrict dst, const float *restrict src, int64_t n)
+{
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(dst + i), _mm512_loadu_ps(src + i)));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + i), _mm512_maskz_loadu_ps(m, src + i)));
+    }
+#else
+    for (; i < n; i++) dst[i] += src[i];
+#endif
+}
+
+/* col[cg*kh*kw, oh*ow] from one image's cg channels; rows of col are ldc floats apart
+ * (oh*ow for one image, a multiple of it when several images share the buffer). Rows
+ * are short (a feature-map row), so copies are inline loops, not memcpy calls. */
+static void im2col(const kn_conv2d_desc *d, int64_t cg, const float *x, float *col, int64_t ldc)
 {
     const int64_t h = d->h, w = d->w, oh = d->oh, ow = d->ow, sh = d->stride_h, sw = d->stride_w;
     for (int64_t ci = 0; ci < cg; ci++)
         for (int64_t ki = 0; ki < d->kh; ki++)
             for (int64_t kj = 0; kj < d->kw; kj++) {
-                float *row = col + ((ci * d->kh + ki) * d->kw + kj) * oh * ow;
+                float *row = col + ((ci * d->kh + ki) * d->kw + kj) * ldc;
                 const int64_t off_w = kj * d->dil_w - d->pad_l;
                 int64_t lo, hi;
                 valid_range(off_w, sw, w, ow, &lo, &hi);
                 for (int64_t oy = 0; oy < oh; oy++) {
-                    float *dst = row + oy * ow;
+                    float *restrict dst = row + oy * ow;
                     const int64_t iy = oy * sh - d->pad_t + ki * d->dil_h;
-                    if (iy < 0 || iy >= h) { memset(dst, 0, sizeof(float) * (size_t)ow); continue; }
-                    const float *src = x + (ci * h + iy) * w;
+                    if (iy < 0 || iy >= h) {
+                        for (int64_t ox = 0; ox < ow; ox++) dst[ox] = 0.0f;
+                        continue;
+                    }
+                    const float *restrict src = x + (ci * h + iy) * w;
                     for (int64_t ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
-                    if (sw == 1) memcpy(dst + lo, src + lo + off_w, sizeof(float) * (size_t)(hi - lo));
-                    else for (int64_t ox = lo; ox < hi; ox++) dst[ox] = src[ox * sw + off_w];
+                    if (sw == 1) copy_row(dst + lo, src + lo + off_w, hi - lo);
+                    else
+                        for (int64_t ox = lo; ox < hi; ox++) dst[ox] = src[ox * sw + off_w];
                     for (int64_t ox = hi; ox < ow; ox++) dst[ox] = 0.0f;
                 }
             }
@@ -102,23 +143,44 @@ static void col2im_add(const kn_conv2d_desc *d, int64_t cg, const float *col, fl
                 for (int64_t oy = 0; oy < oh; oy++) {
                     const int64_t iy = oy * sh - d->pad_t + ki * d->dil_h;
                     if (iy < 0 || iy >= h) continue;
-                    const float *src = row + oy * ow;
-                    float *dst = gx + (ci * h + iy) * w;
-                    if (sw == 1) for (int64_t ox = lo; ox < hi; ox++) dst[ox + off_w] += src[ox];
-                    else for (int64_t ox = lo; ox < hi; ox++) dst[ox * sw + off_w] += src[ox];
+                    const float *restrict src = row + oy * ow;
+                    float *restrict dst = gx + (ci * h + iy) * w;
+                    if (sw == 1) add_row(dst + lo + off_w, src + lo, hi - lo);
+                    else
+                        for (int64_t ox = lo; ox < hi; ox++) dst[ox * sw + off_w] += src[ox];
                 }
             }
 }
 
-/* Floats of column buffer per thread; 0 on the direct path. */
+/* Floats of column buffer per thread for one image; 0 on the direct path. */
 static int64_t col_floats(const geom *g) { return g->direct ? 0 : g->k * g->p; }
+
+/* Images per weight-gradient GEMM. One image's GEMM is tiny (LeNet conv2: 16x150, depth
+ * 100); im2col of several images side by side makes one GEMM of depth nb*plane, with the
+ * column block kept near 512 KiB so it stays in L2. */
+static int64_t filter_batch(const kn_conv2d_desc *d, const geom *g)
+{
+    if (g->direct || g->k * g->p <= 0) return 1;
+    int64_t nb = 131072 / (g->k * g->p);
+    if (nb > 32) nb = 32;
+    if (nb > d->n) nb = d->n;
+    return nb < 1 ? 1 : nb;
+}
+
+/* Per-thread scratch floats: the forward/backward-data column buffer, or the batched
+ * weight-gradient blocks (columns of nb images and their output gradients). */
+static int64_t thread_floats(const kn_conv2d_desc *d, const geom *g)
+{
+    const int64_t nb = filter_batch(d, g), fb = nb > 1 ? nb * (g->k + g->ocg) * g->p : 0;
+    return col_floats(g) > fb ? col_floats(g) : fb;
+}
 
 size_t kn_cpu_conv2d_workspace(const kn_conv2d_desc *d)
 {
     geom g;
     if (check_desc(d, &g) != KN_OK) return 0;
-    /* per thread: a column buffer, plus weight and bias gradient partials */
-    int64_t per = col_floats(&g) + d->oc * g.k + d->oc;
+    /* per thread: scratch, plus weight and bias gradient partials */
+    int64_t per = thread_floats(d, &g) + d->oc * g.k + d->oc;
     return sizeof(float) * (size_t)(per * conv_threads()) + 64;
 }
 
@@ -128,7 +190,7 @@ kn_status kn_cpu_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const float
     geom g;
     KN_TRY(check_desc(d, &g));
     const int64_t n = d->n, c = d->c, oc = d->oc, cg = g.cg, ocg = g.ocg, k = g.k, p = g.p, hw = g.hw;
-    const int64_t ncol = col_floats(&g);
+    const int64_t ncol = thread_floats(d, &g);
     const bool par = n > 1 && conv_threads() > 1;
     kn_epilogue e = {0};
     if (ep) e = *ep;
@@ -140,7 +202,7 @@ kn_status kn_cpu_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const float
         for (int64_t gi = 0; gi < d->group; gi++) {
             const float *xg = x + (i * c + gi * cg) * hw;
             const float *b = xg;
-            if (!g.direct) { im2col(d, cg, xg, col); b = col; }
+            if (!g.direct) { im2col(d, cg, xg, col, p); b = col; }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ocg, (int)p, (int)k, 1.0f, w + gi * ocg * k,
                         (int)k, b, (int)p, 0.0f, y + (i * oc + gi * ocg) * p, (int)p);
         }
@@ -159,7 +221,7 @@ kn_status kn_cpu_conv2d_bwd_data(const kn_conv2d_desc *d, const float *w, const 
     geom g;
     KN_TRY(check_desc(d, &g));
     const int64_t n = d->n, c = d->c, oc = d->oc, cg = g.cg, ocg = g.ocg, k = g.k, p = g.p, hw = g.hw;
-    const int64_t ncol = col_floats(&g);
+    const int64_t ncol = thread_floats(d, &g);
     const bool par = n > 1 && conv_threads() > 1;
     float *cols = ws;
 #pragma omp parallel for schedule(static) if (par)
@@ -181,27 +243,44 @@ kn_status kn_cpu_conv2d_bwd_data(const kn_conv2d_desc *d, const float *w, const 
     return KN_OK;
 }
 
-/* gw[oc, k] (+ gb[oc]) += contribution of images [i0, i1). */
+/* gw[oc, k] (+ gb[oc]) += contribution of images [i0, i1), nb images per GEMM. */
 static void filter_grad_range(const kn_conv2d_desc *d, const geom *g, const float *x, const float *gy,
                               int64_t i0, int64_t i1, float *col, float *gw, float *gb)
 {
     const int64_t c = d->c, oc = d->oc, cg = g->cg, ocg = g->ocg, k = g->k, p = g->p, hw = g->hw;
-    for (int64_t i = i0; i < i1; i++) {
+    const int64_t nb = filter_batch(d, g);
+    for (int64_t i = i0; i < i1; i += nb) {
+        const int64_t b = i1 - i < nb ? i1 - i : nb;
         for (int64_t gi = 0; gi < d->group; gi++) {
-            const float *xg = x + (i * c + gi * cg) * hw, *gyg = gy + (i * oc + gi * ocg) * p;
-            const float *b = xg;
-            if (!g->direct) { im2col(d, cg, xg, col); b = col; }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)k, (int)p, 1.0f, gyg, (int)p, b,
-                        (int)p, 1.0f, gw + gi * ocg * k, (int)k);
+            if (b == 1) {
+                const float *xg = x + (i * c + gi * cg) * hw, *gyg = gy + (i * oc + gi * ocg) * p;
+                const float *bm = xg;
+                if (!g->direct) { im2col(d, cg, xg, col, p); bm = col; }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)k, (int)p, 1.0f, gyg, (int)p, bm,
+                            (int)p, 1.0f, gw + gi * ocg * k, (int)k);
+                continue;
+            }
+            /* col[k, b*p] and gyb[ocg, b*p]: image j's block starts at column j*p */
+            const int64_t ld = b * p;
+            float *gyb = col + k * ld;
+            for (int64_t j = 0; j < b; j++) {
+                im2col(d, cg, x + ((i + j) * c + gi * cg) * hw, col + j * p, ld);
+                for (int64_t o = 0; o < ocg; o++)
+                    memcpy(gyb + o * ld + j * p, gy + ((i + j) * oc + gi * ocg + o) * p, sizeof(float) * (size_t)p);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)k, (int)ld, 1.0f, gyb, (int)ld, col,
+                        (int)ld, 1.0f, gw + gi * ocg * k, (int)k);
         }
-        if (gb)
+    }
+    if (gb)
+        for (int64_t i = i0; i < i1; i++)
             for (int64_t o = 0; o < oc; o++) {
-                const float *r = gy + (i * oc + o) * p;
+                const float *restrict r = gy + (i * oc + o) * p;
                 float s = 0.0f;
+                #pragma omp simd reduction(+ : s)
                 for (int64_t j = 0; j < p; j++) s += r[j];
                 gb[o] += s;
             }
-    }
 }
 
 kn_status kn_cpu_conv2d_bwd_filter(const kn_conv2d_desc *d, const float *x, const float *gy, float *gw,
@@ -209,7 +288,7 @@ kn_status kn_cpu_conv2d_bwd_filter(const kn_conv2d_desc *d, const float *x, cons
 {
     geom g;
     KN_TRY(check_desc(d, &g));
-    const int64_t n = d->n, oc = d->oc, ncol = col_floats(&g), nw = oc * g.k;
+    const int64_t n = d->n, oc = d->oc, ncol = thread_floats(d, &g), nw = oc * g.k;
     const int nt = conv_threads();
     float *cols = ws;
     if (n <= 1 || nt <= 1) { /* accumulate straight into gw; OpenBLAS threads the GEMM */

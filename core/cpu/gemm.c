@@ -5,6 +5,24 @@
 #include <cblas.h>
 #include <math.h>
 
+/* One row of the hot cases (bias and/or ReLU, no residual): straight-line loops that vectorise. */
+static inline void row_bias_act(int64_t n, float *restrict row, const float *restrict bias, float rb, bool relu)
+{
+    if (bias && relu) {
+        #pragma omp simd
+        for (int64_t j = 0; j < n; j++) { const float v = row[j] + bias[j]; row[j] = v > 0 ? v : 0; }
+    } else if (bias) {
+        #pragma omp simd
+        for (int64_t j = 0; j < n; j++) row[j] += bias[j];
+    } else if (relu) {
+        #pragma omp simd
+        for (int64_t j = 0; j < n; j++) { const float v = row[j] + rb; row[j] = v > 0 ? v : 0; }
+    } else {
+        #pragma omp simd
+        for (int64_t j = 0; j < n; j++) row[j] += rb;
+    }
+}
+
 void kn_cpu_epilogue(int64_t m, int64_t n, float *c, int64_t ldc, const kn_epilogue *ep)
 {
     if (!ep || (!ep->bias && !ep->residual && ep->act == KN_ACT_NONE)) return;
@@ -12,16 +30,14 @@ void kn_cpu_epilogue(int64_t m, int64_t n, float *c, int64_t ldc, const kn_epilo
     const bool per_row = ep->bias_per_row;
     const kn_act act = ep->act;
     const float alpha = ep->alpha, beta = ep->beta;
-#pragma omp parallel for schedule(static) if (m * n > 32768)
+    const bool fast = !res && (act == KN_ACT_RELU || act == KN_ACT_NONE);
+#pragma omp parallel for schedule(static) if (m * n > 32768 && m > 1)
     for (int64_t i = 0; i < m; i++) {
         float *row = c + i * ldc;
         const float *rrow = res ? res + i * n : NULL;
         const float rb = bias && per_row ? bias[i] : 0.0f;
-        if (act == KN_ACT_RELU && !rrow) { /* the hot case: vectorises cleanly */
-            if (bias && !per_row)
-                for (int64_t j = 0; j < n; j++) { float v = row[j] + bias[j]; row[j] = v > 0 ? v : 0; }
-            else
-                for (int64_t j = 0; j < n; j++) { float v = row[j] + rb; row[j] = v > 0 ? v : 0; }
+        if (fast) { /* the hot cases */
+            row_bias_act(n, row, bias && !per_row ? bias : NULL, rb, act == KN_ACT_RELU);
             continue;
         }
         for (int64_t j = 0; j < n; j++) {

@@ -29,10 +29,99 @@ static void taps(int64_t start, int64_t dil, int64_t k, int64_t lim_lo, int64_t 
     *hi = b;
 }
 
+/* Keep v at index i when it beats the current best: the first tap always wins, a NaN
+ * beats any number, ties keep the earlier tap (the generic loop's rule). */
+#define MAX_TAKE(v, i)                                                                  \
+    do {                                                                                \
+        const float v_ = (v);                                                           \
+        if (v_ > best || (isnan(v_) && !isnan(best))) { best = v_; arg = (i); }         \
+    } while (0)
+
+/* The same rule as selects, so a loop of them vectorises (v != v is isnan). */
+#define MAX_SEL(v, i)                                                                   \
+    do {                                                                                \
+        const float v_ = (v);                                                           \
+        const bool take_ = v_ > best || (v_ != v_ && best == best);                     \
+        best = take_ ? v_ : best;                                                       \
+        arg = take_ ? (i) : arg;                                                        \
+    } while (0)
+
+/* Windows that never touch padding (no padding, dilation 1, every window inside the
+ * input): no per-window tap clipping; 2x2 stride 2 (LeNet, VGG) fully unrolled. */
+static void maxpool_interior(const kn_pool2d_desc *d, const float *x, float *y, int64_t *argmax)
+{
+    const int64_t planes = d->n * d->c, h = d->h, w = d->w, oh = d->oh, ow = d->ow;
+    const int64_t kh = d->kh, kw = d->kw, sh = d->stride_h, sw = d->stride_w;
+#pragma omp parallel for schedule(static) if (planes * oh * ow > 16384)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * h * w;
+        float *yp = y + pl * oh * ow;
+        int64_t *ap = argmax ? argmax + pl * oh * ow : NULL;
+        if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
+            for (int64_t oy = 0; oy < oh; oy++) {
+                const float *restrict r0 = xp + 2 * oy * w, *restrict r1 = r0 + w;
+                float *restrict yr = yp + oy * ow;
+                if (ap) {
+                    int64_t *restrict ar = ap + oy * ow;
+                    const int64_t base = 2 * oy * w;
+                    #pragma omp simd
+                    for (int64_t ox = 0; ox < ow; ox++) {
+                        float best = r0[2 * ox];
+                        int64_t arg = base + 2 * ox;
+                        MAX_SEL(r0[2 * ox + 1], base + 2 * ox + 1);
+                        MAX_SEL(r1[2 * ox], base + w + 2 * ox);
+                        MAX_SEL(r1[2 * ox + 1], base + w + 2 * ox + 1);
+                        yr[ox] = best;
+                        ar[ox] = arg;
+                    }
+                } else {
+                    #pragma omp simd
+                    for (int64_t ox = 0; ox < ow; ox++) {
+                        float best = r0[2 * ox];
+                        int64_t arg = 0;
+                        MAX_SEL(r0[2 * ox + 1], 0);
+                        MAX_SEL(r1[2 * ox], 0);
+                        MAX_SEL(r1[2 * ox + 1], 0);
+                        (void)arg;
+                        yr[ox] = best;
+                    }
+                }
+            }
+            continue;
+        }
+        for (int64_t oy = 0; oy < oh; oy++) {
+            const int64_t y0 = oy * sh;
+            for (int64_t ox = 0; ox < ow; ox++) {
+                const int64_t x0 = ox * sw;
+                int64_t arg = y0 * w + x0;
+                float best = xp[arg];
+                if (kh == 2 && kw == 2) {
+                    MAX_TAKE(xp[arg + 1], arg + 1);
+                    MAX_TAKE(xp[(y0 + 1) * w + x0], (y0 + 1) * w + x0);
+                    MAX_TAKE(xp[(y0 + 1) * w + x0 + 1], (y0 + 1) * w + x0 + 1);
+                } else {
+                    for (int64_t ky = 0; ky < kh; ky++)
+                        for (int64_t kx = ky ? 0 : 1; kx < kw; kx++) {
+                            const int64_t idx = (y0 + ky) * w + x0 + kx;
+                            MAX_TAKE(xp[idx], idx);
+                        }
+                }
+                yp[oy * ow + ox] = best;
+                if (ap) ap[oy * ow + ox] = arg;
+            }
+        }
+    }
+}
+
 kn_status kn_cpu_maxpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y, int64_t *argmax)
 {
     KN_TRY(check_desc(d, "maxpool2d"));
     const int64_t planes = d->n * d->c, h = d->h, w = d->w, oh = d->oh, ow = d->ow;
+    if (d->pad_t == 0 && d->pad_l == 0 && d->dil_h == 1 && d->dil_w == 1 &&
+        (oh - 1) * d->stride_h + d->kh <= h && (ow - 1) * d->stride_w + d->kw <= w) {
+        maxpool_interior(d, x, y, argmax);
+        return KN_OK;
+    }
 #pragma omp parallel for schedule(static) if (planes * oh * ow > 4096)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * h * w;
