@@ -152,6 +152,156 @@ static void col2im_add(const kn_conv2d_desc *d, int64_t cg, const float *col, fl
             }
 }
 
+/* ---- depthwise (group == c): direct kernels, no im2col ----
+ * Each output channel o reads one input channel o / mult (mult = oc / c) through a
+ * kh x kw filter. Per output row, every tap adds w * (a shifted, strided input row)
+ * over the output columns whose input lies inside the image, so padding costs nothing
+ * and the stride-1 inner loop is a plain vectorised axpy. Planes run in parallel. */
+static bool is_depthwise(const kn_conv2d_desc *d, const geom *g) { return d->group == d->c && g->cg == 1 && !g->direct; }
+
+static void dw_plane_fwd(const kn_conv2d_desc *d, const float *restrict x, const float *restrict w, float *restrict y)
+{
+    const int64_t h = d->h, wd = d->w, oh = d->oh, ow = d->ow, sh = d->stride_h, sw = d->stride_w;
+    for (int64_t oy = 0; oy < oh; oy++) {
+        float *restrict out = y + oy * ow;
+        for (int64_t ox = 0; ox < ow; ox++) out[ox] = 0.0f;
+        for (int64_t ki = 0; ki < d->kh; ki++) {
+            const int64_t iy = oy * sh - d->pad_t + ki * d->dil_h;
+            if (iy < 0 || iy >= h) continue;
+            const float *restrict src = x + iy * wd;
+            for (int64_t kj = 0; kj < d->kw; kj++) {
+                const int64_t off = kj * d->dil_w - d->pad_l;
+                int64_t lo, hi;
+                valid_range(off, sw, wd, ow, &lo, &hi);
+                const float wv = w[ki * d->kw + kj];
+                if (sw == 1) {
+                    const float *restrict s = src + off;
+                    #pragma omp simd
+                    for (int64_t ox = lo; ox < hi; ox++) out[ox] += wv * s[ox];
+                } else {
+                    for (int64_t ox = lo; ox < hi; ox++) out[ox] += wv * src[ox * sw + off];
+                }
+            }
+        }
+    }
+}
+
+/* gx plane += adjoint of dw_plane_fwd applied to gy */
+static void dw_plane_bwd_data(const kn_conv2d_desc *d, const float *restrict gy, const float *restrict w, float *restrict gx)
+{
+    const int64_t h = d->h, wd = d->w, oh = d->oh, ow = d->ow, sh = d->stride_h, sw = d->stride_w;
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *restrict g = gy + oy * ow;
+        for (int64_t ki = 0; ki < d->kh; ki++) {
+            const int64_t iy = oy * sh - d->pad_t + ki * d->dil_h;
+            if (iy < 0 || iy >= h) continue;
+            float *restrict dst = gx + iy * wd;
+            for (int64_t kj = 0; kj < d->kw; kj++) {
+                const int64_t off = kj * d->dil_w - d->pad_l;
+                int64_t lo, hi;
+                valid_range(off, sw, wd, ow, &lo, &hi);
+                const float wv = w[ki * d->kw + kj];
+                if (sw == 1) {
+                    float *restrict t = dst + off;
+                    #pragma omp simd
+                    for (int64_t ox = lo; ox < hi; ox++) t[ox] += wv * g[ox];
+                } else {
+                    for (int64_t ox = lo; ox < hi; ox++) dst[ox * sw + off] += wv * g[ox];
+                }
+            }
+        }
+    }
+}
+
+/* gw[kh*kw] += correlation of the input plane with gy */
+static void dw_plane_bwd_filter(const kn_conv2d_desc *d, const float *restrict x, const float *restrict gy, float *restrict gw)
+{
+    const int64_t h = d->h, wd = d->w, oh = d->oh, ow = d->ow, sh = d->stride_h, sw = d->stride_w;
+    for (int64_t ki = 0; ki < d->kh; ki++)
+        for (int64_t kj = 0; kj < d->kw; kj++) {
+            const int64_t off = kj * d->dil_w - d->pad_l;
+            int64_t lo, hi;
+            valid_range(off, sw, wd, ow, &lo, &hi);
+            float s = 0.0f;
+            for (int64_t oy = 0; oy < oh; oy++) {
+                const int64_t iy = oy * sh - d->pad_t + ki * d->dil_h;
+                if (iy < 0 || iy >= h) continue;
+                const float *restrict src = x + iy * wd;
+                const float *restrict g = gy + oy * ow;
+                if (sw == 1) {
+                    const float *restrict t = src + off;
+                    #pragma omp simd reduction(+ : s)
+                    for (int64_t ox = lo; ox < hi; ox++) s += g[ox] * t[ox];
+                } else {
+                    for (int64_t ox = lo; ox < hi; ox++) s += g[ox] * src[ox * sw + off];
+                }
+            }
+            gw[ki * d->kw + kj] += s;
+        }
+}
+
+/* Parallelise planes only when there is enough work to pay for the fork. */
+static bool dw_par(const kn_conv2d_desc *d, const geom *g)
+{
+    return conv_threads() > 1 && d->n * d->oc > 1 && d->n * d->oc * g->p * d->kh * d->kw > 65536;
+}
+
+static kn_status dw_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, const float *w, float *y,
+                        const kn_epilogue *ep)
+{
+    const int64_t c = d->c, oc = d->oc, mult = oc / c, p = g->p, hw = g->hw, kk = d->kh * d->kw;
+#pragma omp parallel for schedule(static) if (dw_par(d, g))
+    for (int64_t t = 0; t < d->n * oc; t++) {
+        const int64_t i = t / oc, o = t % oc;
+        float *yp = y + t * p;
+        dw_plane_fwd(d, x + (i * c + o / mult) * hw, w + o * kk, yp);
+        if (ep) {
+            kn_epilogue e = *ep;
+            e.bias_per_row = true;
+            if (e.bias) e.bias += o;
+            if (e.residual) e.residual += t * p;
+            kn_cpu_epilogue(1, p, yp, p, &e);
+        }
+    }
+    return KN_OK;
+}
+
+static kn_status dw_bwd_data(const kn_conv2d_desc *d, const geom *g, const float *w, const float *gy, float *gx)
+{
+    const int64_t c = d->c, oc = d->oc, mult = oc / c, p = g->p, hw = g->hw, kk = d->kh * d->kw;
+    /* one input plane per iteration, summing its mult output channels: no write races */
+#pragma omp parallel for schedule(static) if (dw_par(d, g))
+    for (int64_t t = 0; t < d->n * c; t++) {
+        const int64_t i = t / c, ci = t % c;
+        for (int64_t m = 0; m < mult; m++) {
+            const int64_t o = ci * mult + m;
+            dw_plane_bwd_data(d, gy + (i * oc + o) * p, w + o * kk, gx + t * hw);
+        }
+    }
+    return KN_OK;
+}
+
+static kn_status dw_bwd_filter(const kn_conv2d_desc *d, const geom *g, const float *x, const float *gy, float *gw,
+                               float *gb)
+{
+    const int64_t c = d->c, oc = d->oc, mult = oc / c, p = g->p, hw = g->hw, kk = d->kh * d->kw;
+    /* one output channel per iteration, images summed in order: deterministic */
+#pragma omp parallel for schedule(static) if (dw_par(d, g))
+    for (int64_t o = 0; o < oc; o++) {
+        for (int64_t i = 0; i < d->n; i++) {
+            const float *gyp = gy + (i * oc + o) * p;
+            dw_plane_bwd_filter(d, x + (i * c + o / mult) * hw, gyp, gw + o * kk);
+            if (gb) {
+                float s = 0.0f;
+                #pragma omp simd reduction(+ : s)
+                for (int64_t j = 0; j < p; j++) s += gyp[j];
+                gb[o] += s;
+            }
+        }
+    }
+    return KN_OK;
+}
+
 /* Floats of column buffer per thread for one image; 0 on the direct path. */
 static int64_t col_floats(const geom *g) { return g->direct ? 0 : g->k * g->p; }
 
@@ -189,6 +339,7 @@ kn_status kn_cpu_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const float
 {
     geom g;
     KN_TRY(check_desc(d, &g));
+    if (is_depthwise(d, &g)) return dw_fwd(d, &g, x, w, y, ep);
     const int64_t n = d->n, c = d->c, oc = d->oc, cg = g.cg, ocg = g.ocg, k = g.k, p = g.p, hw = g.hw;
     const int64_t ncol = thread_floats(d, &g);
     const bool par = n > 1 && conv_threads() > 1;
@@ -220,6 +371,7 @@ kn_status kn_cpu_conv2d_bwd_data(const kn_conv2d_desc *d, const float *w, const 
 {
     geom g;
     KN_TRY(check_desc(d, &g));
+    if (is_depthwise(d, &g)) return dw_bwd_data(d, &g, w, gy, gx);
     const int64_t n = d->n, c = d->c, oc = d->oc, cg = g.cg, ocg = g.ocg, k = g.k, p = g.p, hw = g.hw;
     const int64_t ncol = thread_floats(d, &g);
     const bool par = n > 1 && conv_threads() > 1;
@@ -288,6 +440,7 @@ kn_status kn_cpu_conv2d_bwd_filter(const kn_conv2d_desc *d, const float *x, cons
 {
     geom g;
     KN_TRY(check_desc(d, &g));
+    if (is_depthwise(d, &g)) return dw_bwd_filter(d, &g, x, gy, gw, gb);
     const int64_t n = d->n, oc = d->oc, ncol = thread_floats(d, &g), nw = oc * g.k;
     const int nt = conv_threads();
     float *cols = ws;
