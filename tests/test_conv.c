@@ -573,3 +573,15 @@ Test(conv_kernel, epilogue_every_activation)
         kn_host_free(ws);
     }
 }
+
+/* One image big enough (>= 1M multiply-adds) that 2+ threads split its output rows. */
+Test(conv_kernel, single_image_row_split)
+{
+    const int before = kn_get_num_threads();
+    kn_set_num_threads(2);
+    check_kernels(DESC(.n = 1, .c = 16, .h = 28, .w = 27, .oc = 16, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1,
+                       .pad_r = 1));
+    check_kernels(DESC(.n = 1, .c = 32, .h = 29, .w = 28, .oc = 32, .kh = 3, .kw = 3, .stride_h = 1, .pad_t = 0, .pad_l = 1,
+                       .pad_b = 2, .pad_r = 1, .group = 2));
+    kn_set_num_threads(before);
+}
