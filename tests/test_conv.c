@@ -507,7 +507,8 @@ Test(conv_transpose, one_dimensional_same_upper)
 }
 
 /* Direct depthwise path (group == c): stride, asymmetric padding, dilation, channel
- * multiplier, 1x1 strided, LeNet's conv1 (c = 1), and a plane big enough to run in parallel. */
+ * multiplier, 1x1 strided, a single-channel input (c = group = 1, the GEMM path), and a
+ * plane big enough to run in parallel. */
 Test(conv_kernel, depthwise_direct_geometries)
 {
     check_kernels(DESC(.n = 3, .c = 5, .h = 9, .w = 11, .oc = 5, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 1,
