@@ -505,3 +505,84 @@ Test(conv_transpose, one_dimensional_same_upper)
     kn_graph_free(g);
     kn_tensor_release(&x); kn_tensor_release(&w);
 }
+
+/* Direct depthwise path (group == c): stride, asymmetric padding, dilation, channel
+ * multiplier, 1x1 strided, a single-channel input (c = group = 1, the GEMM path), and a
+ * plane big enough to run in parallel. */
+Test(conv_kernel, depthwise_direct_geometries)
+{
+    check_kernels(DESC(.n = 3, .c = 5, .h = 9, .w = 11, .oc = 5, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 1,
+                       .pad_l = 1, .pad_b = 1, .pad_r = 1, .group = 5));
+    check_kernels(DESC(.n = 2, .c = 3, .h = 10, .w = 7, .oc = 6, .kh = 3, .kw = 2, .stride_h = 1, .stride_w = 3, .dil_h = 2,
+                       .dil_w = 3, .pad_t = 2, .pad_l = 0, .pad_b = 1, .pad_r = 4, .group = 3));
+    check_kernels(DESC(.n = 1, .c = 4, .h = 5, .w = 5, .oc = 12, .kh = 5, .kw = 5, .pad_t = 3, .pad_l = 3, .pad_b = 3,
+                       .pad_r = 3, .group = 4));
+    check_kernels(DESC(.n = 2, .c = 3, .h = 7, .w = 6, .oc = 3, .kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2, .group = 3));
+    check_kernels(DESC(.n = 4, .c = 1, .h = 28, .w = 28, .oc = 6, .kh = 5, .kw = 5, .pad_t = 2, .pad_l = 2, .pad_b = 2,
+                       .pad_r = 2));
+    check_kernels(DESC(.n = 2, .c = 32, .h = 40, .w = 37, .oc = 32, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1,
+                       .pad_r = 1, .group = 32));
+}
+
+/* Every activation of the epilogue, with and without bias and residual, through the
+ * depthwise path, the im2col+GEMM path and the plain GEMM (per-column bias), against
+ * kn_act_apply on the unfused result. */
+Test(conv_kernel, epilogue_every_activation)
+{
+    const kn_kernels *k = kn_kernels_get(KN_CPU);
+    const kn_act acts[] = {KN_ACT_NONE, KN_ACT_RELU, KN_ACT_LEAKY_RELU, KN_ACT_CLIP, KN_ACT_SIGMOID, KN_ACT_HARDSWISH,
+                           KN_ACT_TANH};
+    const float alphas[] = {0, 0, 0.1f, 0.0f, 0, 0, 0}, betas[] = {0, 0, 0, 0.5f, 0, 0, 0};
+    kn_conv2d_desc descs[] = {
+        DESC(.n = 2, .c = 4, .h = 9, .w = 8, .oc = 8, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1,
+             .group = 4),
+        DESC(.n = 2, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1),
+    };
+    for (size_t di = 0; di < sizeof descs / sizeof *descs; di++) {
+        kn_conv2d_desc d = descs[di];
+        finish_desc(&d);
+        const int64_t nx = d.n * d.c * d.h * d.w, nw = d.oc * (d.c / d.group) * d.kh * d.kw, ny = d.n * d.oc * d.oh * d.ow;
+        const int64_t p = d.oh * d.ow;
+        float *x = frand(nx, 11), *w = frand(nw, 12), *b = frand(d.oc, 13), *res = frand(ny, 14);
+        float *y = frand(ny, 15), *ref = frand(ny, 16), *raw = frand(ny, 17);
+        void *ws = kn_host_alloc(k->conv2d_workspace(&d) + 1);
+        T_OK(k->conv2d_fwd(&d, x, w, raw, NULL, ws));
+        for (size_t a = 0; a < sizeof acts / sizeof *acts; a++)
+            for (int mode = 0; mode < 4; mode++) {
+                const bool hb = mode & 1, hr = mode & 2;
+                kn_epilogue ep = {.bias = hb ? b : NULL, .residual = hr ? res : NULL, .act = acts[a], .alpha = alphas[a],
+                                  .beta = betas[a]};
+                T_OK(k->conv2d_fwd(&d, x, w, y, &ep, ws));
+                for (int64_t i = 0; i < ny; i++)
+                    ref[i] = kn_act_apply(acts[a], alphas[a], betas[a],
+                                          raw[i] + (hb ? b[i / p % d.oc] : 0.0f) + (hr ? res[i] : 0.0f));
+                T_ASSERT_CLOSE(y, ref, ny, 1e-4, 1e-5);
+                /* GEMM epilogue, bias per column: C[m = ny / oc, n = oc] */
+                const int64_t m = ny / d.oc, nn = d.oc;
+                float *c = kn_host_alloc(sizeof(float) * (size_t)ny), *eye = kn_host_alloc(sizeof(float) * (size_t)(nn * nn));
+                for (int64_t i = 0; i < nn * nn; i++) eye[i] = i % (nn + 1) == 0 ? 1.0f : 0.0f;
+                T_OK(k->gemm(false, false, m, nn, nn, 1.0f, raw, nn, eye, nn, 0.0f, c, nn, &ep));
+                for (int64_t i = 0; i < ny; i++)
+                    ref[i] = kn_act_apply(acts[a], alphas[a], betas[a],
+                                          raw[i] + (hb ? b[i % nn] : 0.0f) + (hr ? res[i] : 0.0f));
+                T_ASSERT_CLOSE(c, ref, ny, 1e-5, 1e-6);
+                kn_host_free(c);
+                kn_host_free(eye);
+            }
+        float *bufs[] = {x, w, b, res, y, ref, raw};
+        for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) kn_host_free(bufs[i]);
+        kn_host_free(ws);
+    }
+}
+
+/* One image big enough (>= 1M multiply-adds) that 2+ threads split its output rows. */
+Test(conv_kernel, single_image_row_split)
+{
+    const int before = kn_get_num_threads();
+    kn_set_num_threads(2);
+    check_kernels(DESC(.n = 1, .c = 16, .h = 28, .w = 27, .oc = 16, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1,
+                       .pad_r = 1));
+    check_kernels(DESC(.n = 1, .c = 32, .h = 29, .w = 28, .oc = 32, .kh = 3, .kw = 3, .stride_h = 1, .pad_t = 0, .pad_l = 1,
+                       .pad_b = 2, .pad_r = 1, .group = 2));
+    kn_set_num_threads(before);
+}

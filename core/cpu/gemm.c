@@ -5,21 +5,53 @@
 #include <cblas.h>
 #include <math.h>
 
-/* One row of the hot cases (bias and/or ReLU, no residual): straight-line loops that vectorise. */
-static inline void row_bias_act(int64_t n, float *restrict row, const float *restrict bias, float rb, bool relu)
+/* One row: v = row + (per-row bias rb | per-column bias[j]) + res[j], then act. The
+ * switch on the activation is hoisted out of the loop, so each case is a straight
+ * loop the compiler vectorises (Clip, LeakyRelu and HardSwish are pure min/max/fma;
+ * Sigmoid and Tanh call expf/tanhf per lane but without a per-element switch). */
+#define EPI_LOOP(EXPR)                                                                             \
+    do {                                                                                           \
+        if (bias && res) {                                                                         \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                const float v = row[j] + bias[j] + res[j];                                         \
+                row[j] = (EXPR);                                                                   \
+            }                                                                                      \
+        } else if (bias) {                                                                         \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                const float v = row[j] + bias[j];                                                  \
+                row[j] = (EXPR);                                                                   \
+            }                                                                                      \
+        } else if (res) {                                                                          \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                const float v = row[j] + rb + res[j];                                              \
+                row[j] = (EXPR);                                                                   \
+            }                                                                                      \
+        } else {                                                                                   \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++) {                                  \
+                const float v = row[j] + rb;                                                       \
+                row[j] = (EXPR);                                                                   \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static inline float sigmoid1(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+static void row_epilogue(int64_t n, float *restrict row, const float *restrict bias, float rb,
+                         const float *restrict res, kn_act act, float alpha, float beta)
 {
-    if (bias && relu) {
-        #pragma omp simd
-        for (int64_t j = 0; j < n; j++) { const float v = row[j] + bias[j]; row[j] = v > 0 ? v : 0; }
-    } else if (bias) {
-        #pragma omp simd
-        for (int64_t j = 0; j < n; j++) row[j] += bias[j];
-    } else if (relu) {
-        #pragma omp simd
-        for (int64_t j = 0; j < n; j++) { const float v = row[j] + rb; row[j] = v > 0 ? v : 0; }
-    } else {
-        #pragma omp simd
-        for (int64_t j = 0; j < n; j++) row[j] += rb;
+    switch (act) {
+    case KN_ACT_NONE: EPI_LOOP(v); break;
+    case KN_ACT_RELU: EPI_LOOP(v > 0 ? v : 0.0f); break;
+    case KN_ACT_LEAKY_RELU: EPI_LOOP(v >= 0 ? v : alpha * v); break;
+    case KN_ACT_CLIP: EPI_LOOP(v < alpha ? alpha : (v > beta ? beta : v)); break;
+    case KN_ACT_HARDSWISH: EPI_LOOP(v * fminf(fmaxf(v / 6.0f + 0.5f, 0.0f), 1.0f)); break;
+    case KN_ACT_SIGMOID: EPI_LOOP(sigmoid1(v)); break;
+    case KN_ACT_TANH: EPI_LOOP(tanhf(v)); break;
+    default:
+        for (int64_t j = 0; j < n; j++) {
+            const float v = row[j] + (bias ? bias[j] : rb) + (res ? res[j] : 0.0f);
+            row[j] = kn_act_apply(act, alpha, beta, v);
+        }
     }
 }
 
@@ -30,22 +62,10 @@ void kn_cpu_epilogue(int64_t m, int64_t n, float *c, int64_t ldc, const kn_epilo
     const bool per_row = ep->bias_per_row;
     const kn_act act = ep->act;
     const float alpha = ep->alpha, beta = ep->beta;
-    const bool fast = !res && (act == KN_ACT_RELU || act == KN_ACT_NONE);
 #pragma omp parallel for schedule(static) if (m * n > 32768 && m > 1)
     for (int64_t i = 0; i < m; i++) {
-        float *row = c + i * ldc;
-        const float *rrow = res ? res + i * n : NULL;
         const float rb = bias && per_row ? bias[i] : 0.0f;
-        if (fast) { /* the hot cases */
-            row_bias_act(n, row, bias && !per_row ? bias : NULL, rb, act == KN_ACT_RELU);
-            continue;
-        }
-        for (int64_t j = 0; j < n; j++) {
-            float v = row[j];
-            if (bias) v += per_row ? rb : bias[j];
-            if (rrow) v += rrow[j];
-            row[j] = kn_act_apply(act, alpha, beta, v);
-        }
+        row_epilogue(n, c + i * ldc, bias && !per_row ? bias : NULL, rb, res ? res + i * n : NULL, act, alpha, beta);
     }
 }
 
