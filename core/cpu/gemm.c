@@ -4,6 +4,9 @@
 
 #include <cblas.h>
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* One row: v = row + (per-row bias rb | per-column bias[j]) + res[j], then act. The
  * switch on the activation is hoisted out of the loop, so each case is a straight
@@ -69,6 +72,74 @@ void kn_cpu_epilogue(int64_t m, int64_t n, float *c, int64_t ldc, const kn_epilo
     }
 }
 
+/* A GEMM is split across the OpenMP threads by kiln itself when it has at least this
+ * many multiply-adds (m*n*k). OpenBLAS threads such GEMMs too, but at training shapes
+ * ([64x784]x[784x128] and its transposes, tens of microseconds) its own split did not
+ * scale on two cores (2 threads slower than 1); one parallel region in which each
+ * thread calls cblas_sgemm on its own block of C does (Debian's OpenMP OpenBLAS runs
+ * single-threaded inside a parallel region). 262144 is OpenBLAS's own threshold
+ * (65536 * GEMM_MULTITHREAD_THRESHOLD): below it OpenBLAS stays on one thread, so
+ * smaller GEMMs are left to it and run without a fork/join. */
+#define SPLIT_MIN_MNK 262144.0
+
+static void gemm_block(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+                alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+/* Split C into one block per thread: by columns (in multiples of 16, the AVX-512 float
+ * width, so each block keeps OpenBLAS's full-width kernels), else by rows (multiples of
+ * 4) when there are too few columns, a residual (indexed with the full row length) must
+ * be added, or A is transposed with >= 64 rows of C (the weight-gradient form G^T X,
+ * where a row split measured faster: [128x64]x[64x784] 44 us vs 52 us by columns). The split depends only on the shape and the thread count, and each
+ * element of C is still one sequential dot product over k, so results are deterministic. */
+static bool gemm_split(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc, const kn_epilogue *ep)
+{
+#ifdef _OPENMP
+    int nt = omp_get_max_threads();
+    if (nt < 2 || omp_in_parallel() || (double)m * (double)n * (double)k < SPLIT_MIN_MNK) return false;
+    const bool by_cols = n >= 64 && !(ep && ep->residual) && !(ta && m >= 64);
+    const int64_t dim = by_cols ? n : m, align = by_cols ? 16 : 4;
+    if (dim < 2 * align) return false;
+    int64_t chunk = (dim + nt - 1) / nt;
+    chunk = (chunk + align - 1) / align * align;
+    nt = (int)((dim + chunk - 1) / chunk);
+#pragma omp parallel num_threads(nt)
+    {
+        const int64_t lo = (int64_t)omp_get_thread_num() * chunk;
+        const int64_t len = lo + chunk > dim ? dim - lo : chunk;
+        if (len > 0) {
+            if (by_cols) {
+                const float *bb = tb ? b + lo * ldb : b + lo;
+                gemm_block(ta, tb, m, len, k, alpha, a, lda, bb, ldb, beta, c + lo, ldc);
+                if (ep) {
+                    kn_epilogue e = *ep;
+                    if (e.bias && !e.bias_per_row) e.bias += lo;
+                    kn_cpu_epilogue(m, len, c + lo, ldc, &e);
+                }
+            } else {
+                const float *aa = ta ? a + lo : a + lo * lda;
+                gemm_block(ta, tb, len, n, k, alpha, aa, lda, b, ldb, beta, c + lo * ldc, ldc);
+                if (ep) {
+                    kn_epilogue e = *ep;
+                    if (e.bias && e.bias_per_row) e.bias += lo;
+                    if (e.residual) e.residual += lo * n;
+                    kn_cpu_epilogue(len, n, c + lo * ldc, ldc, &e);
+                }
+            }
+        }
+    }
+    return true;
+#else
+    (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda;
+    (void)b, (void)ldb, (void)beta, (void)c, (void)ldc, (void)ep;
+    return false;
+#endif
+}
+
 kn_status kn_cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                       float *c, int64_t ldc, const kn_epilogue *ep)
@@ -81,8 +152,8 @@ kn_status kn_cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
     } else {
-        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                    (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+        if (gemm_split(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep)) return KN_OK;
+        gemm_block(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
     kn_cpu_epilogue(m, n, c, ldc, ep);
     return KN_OK;
