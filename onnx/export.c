@@ -63,7 +63,7 @@ static const struct { const char *op; int at[3]; } changes[] = {
 };
 /* First opset of ops newer than 7. */
 static const struct { const char *op; int since; } intro[] = {
-    {"HardSwish", 14}, {"LayerNormalization", 17}, {"Mish", 18}, {"Trilu", 14}, {"CumSum", 11},
+    {"LayerNormalization", 17}, /* HardSwish: written as HardSigmoid + Mul before 14 */ {"Mish", 18}, {"Trilu", 14}, {"CumSum", 11},
     {"Range", 11}, {"Einsum", 12}, {"Celu", 12}, {"GreaterOrEqual", 12}, {"LessOrEqual", 12},
     {"NegativeLogLikelihoodLoss", 12}, {"SoftmaxCrossEntropyLoss", 12}, {"Round", 11}, {"Det", 11},
     {"Where", 9}, {"Erf", 9}, {"Shrink", 9}, {"Sign", 9}, {"Expand", 8}, {"NonZero", 9}, {"GatherND", 11},
@@ -217,6 +217,30 @@ static kn_status scalar_init(exporter *ex, const char *name, float v)
     return push(ex, &ex->inits, tp);
 }
 
+/* HardSwish(x) = x * HardSigmoid(x; alpha 1/6, beta 0.5): how it is written before
+ * opset 14, where HardSwish does not exist (PyTorch exports it the same way). */
+static kn_status emit_hardswish(exporter *ex, const char *name, const char *x, const char *y)
+{
+    const char *hs = fresh_name(ex, y), *in[2] = {x, NULL}, *out[1];
+    char nm[600];
+    Onnx__NodeProto *np;
+    if (!hs) return kn_error(KN_ERR_NOMEM, "out of memory");
+    if (ex->opset >= 14) {
+        out[0] = y;
+        return emit(ex, "HardSwish", name, 1, in, 1, out, NULL, NULL, NULL);
+    }
+    snprintf(nm, sizeof nm, "%s_hardsigmoid", name);
+    out[0] = hs;
+    KN_TRY(emit(ex, "HardSigmoid", nm, 1, in, 1, out, NULL, NULL, &np));
+    kn_attr a = {.name = "alpha", .type = KN_ATTR_FLOAT, .f = 1.0f / 6.0f};
+    kn_attr b = {.name = "beta", .type = KN_ATTR_FLOAT, .f = 0.5f};
+    KN_TRY(add_attr(ex, np, &a));
+    KN_TRY(add_attr(ex, np, &b));
+    in[1] = hs;
+    out[0] = y;
+    return emit(ex, "Mul", name, 2, in, 1, out, NULL, NULL, NULL);
+}
+
 /* The activation of a fused node as its own node reading `x` and writing `y`. */
 static kn_status emit_activation(exporter *ex, const kn_node *n, const char *x, const char *y)
 {
@@ -230,10 +254,8 @@ static kn_status emit_activation(exporter *ex, const kn_node *n, const char *x, 
     const char *in[3] = {x, NULL, NULL}, *out[1] = {y};
     Onnx__NodeProto *np;
     switch (act) {
-    case KN_ACT_RELU: case KN_ACT_SIGMOID: case KN_ACT_TANH: case KN_ACT_HARDSWISH:
-        if (act == KN_ACT_HARDSWISH && ex->opset < 14)
-            return kn_node_error(n, KN_ERR_UNSUPPORTED, "fused HardSwish needs opset 14 or newer to be written (exporting at %d)",
-                                 ex->opset);
+    case KN_ACT_HARDSWISH: return emit_hardswish(ex, nm, x, y);
+    case KN_ACT_RELU: case KN_ACT_SIGMOID: case KN_ACT_TANH:
         return emit(ex, act_name, nm, 1, in, 1, out, NULL, NULL, NULL);
     case KN_ACT_LEAKY_RELU: {
         KN_TRY(emit(ex, "LeakyRelu", nm, 1, in, 1, out, NULL, NULL, &np));
@@ -302,6 +324,7 @@ static kn_status export_node(exporter *ex, const kn_node *n)
         }
         return kn_node_error(n, KN_ERR_UNSUPPORTED, "kiln-domain op has no standard ONNX form to write");
     }
+    if (!strcmp(n->op_type, "HardSwish")) return emit_hardswish(ex, n->name, in[0], out[0]);
     if (!strcmp(n->op_type, "Dropout")) { /* only reached when its output is a graph output */
         return emit(ex, "Identity", n->name, 1, in, 1, out, NULL, NULL, NULL);
     }

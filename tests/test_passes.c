@@ -192,3 +192,49 @@ Test(passes, level2_memory_plan_reuses_buffers_and_allocates_nothing_in_steady_s
     kn_tensor_release(&x2);
     kn_graph_free(g);
 }
+
+static int hardsigmoid_mul_graph(kn_graph **out, float alpha)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    int x = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 8});
+    int node, h = kn_node1(g, "HardSigmoid", 1, &x, &node);
+    T_OK(kn_node_set_float(g, node, "alpha", alpha));
+    T_OK(kn_node_set_float(g, node, "beta", 0.5f));
+    h = kn_node_done(g, h);
+    kn_output(g, kn_node_done(g, kn_node1(g, "Mul", 2, (int[]){h, x}, NULL)));
+    T_OK(kn_graph_status(g));
+    *out = g;
+    return 0;
+}
+
+Test(passes, hardsigmoid_times_x_becomes_hardswish)
+{
+    kn_graph *g, *c;
+    hardsigmoid_mul_graph(&g, 1.0f / 6.0f);
+    T_OK(kn_graph_clone(&c, g));
+    T_OK(kn_graph_optimize(c, 2, NULL, NULL));
+    cr_assert_eq(count_op(c, "HardSwish"), 1);
+    cr_assert_eq(count_op(c, "HardSigmoid") + count_op(c, "Mul"), 0);
+    kn_session *s0, *s2;
+    kn_session_opts o = kn_session_defaults();
+    T_OK(kn_session_create(&s0, g, &o));
+    o.level = 2;
+    T_OK(kn_session_create(&s2, g, &o));
+    kn_tensor x = t_new_rand(4, -5, 5, 2, 3, 8);
+    const kn_tensor *ins[1] = {&x};
+    T_OK(kn_session_run(s0, ins, 1));
+    T_OK(kn_session_run(s2, ins, 1));
+    T_ASSERT_CLOSE(kn_session_output(s2, 0)->data, kn_session_output(s0, 0)->data, 24, 1e-6, 1e-6);
+    kn_session_free(s0);
+    kn_session_free(s2);
+    kn_tensor_release(&x);
+    kn_graph_free(c);
+    kn_graph_free(g);
+    /* another slope is not HardSwish: left alone */
+    hardsigmoid_mul_graph(&g, 0.2f);
+    T_OK(kn_graph_optimize(g, 2, NULL, NULL));
+    cr_assert_eq(count_op(g, "HardSwish"), 0);
+    cr_assert_eq(count_op(g, "HardSigmoid"), 1);
+    kn_graph_free(g);
+}

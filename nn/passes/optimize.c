@@ -13,6 +13,7 @@ static const struct { const char *name; int level; pass_fn fn; } pipeline[] = {
     {"matmul_add_to_gemm", 1, kn_pass_matmul_add_to_gemm},
     {"fold_batchnorm", 2, kn_pass_fold_batchnorm},
     {"fuse_residual", 2, kn_pass_fuse_residual},
+    {"fuse_hardswish", 2, kn_pass_fuse_hardswish},
     {"fuse_activation", 2, kn_pass_fuse_activation},
     {"remove_dead", 1, kn_pass_remove_dead},
 };

@@ -4,7 +4,8 @@
  *   level 1: fold_constants, remove_identity (Identity, inference Dropout),
  *            matmul_add_to_gemm, remove_dead
  *   level 2: level 1 + fold_batchnorm (into Conv/Gemm), fuse_residual
- *            (Conv + Add -> kiln.FusedConv with Z), fuse_activation (Conv/Gemm +
+ *            (Conv + Add -> kiln.FusedConv with Z), fuse_hardswish (x * HardSigmoid(x)
+ *            -> HardSwish), fuse_activation (Conv/Gemm +
  *            Relu/LeakyRelu/Clip/Sigmoid/HardSwish/Tanh -> kiln.Fused*); the
  *            session adds memory planning at level 2.
  *
@@ -48,6 +49,7 @@ kn_status kn_pass_matmul_add_to_gemm(kn_graph *g, int *changes);
 kn_status kn_pass_remove_dead(kn_graph *g, int *changes);
 kn_status kn_pass_fold_batchnorm(kn_graph *g, int *changes);
 kn_status kn_pass_fuse_residual(kn_graph *g, int *changes);
+kn_status kn_pass_fuse_hardswish(kn_graph *g, int *changes);
 kn_status kn_pass_fuse_activation(kn_graph *g, int *changes);
 
 /* Shared helpers (nn/passes/util.c). */
