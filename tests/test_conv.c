@@ -522,6 +522,13 @@ Test(conv_kernel, depthwise_direct_geometries)
                        .pad_r = 2));
     check_kernels(DESC(.n = 2, .c = 32, .h = 40, .w = 37, .oc = 32, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1,
                        .pad_r = 1, .group = 32));
+    /* padded phase-split buffer: stride 2 over several 16-column tiles, odd widths, pad > stride */
+    check_kernels(DESC(.n = 3, .c = 16, .h = 28, .w = 28, .oc = 16, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                       .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1, .group = 16));
+    check_kernels(DESC(.n = 2, .c = 6, .h = 13, .w = 45, .oc = 12, .kh = 3, .kw = 4, .stride_h = 2, .stride_w = 2,
+                       .pad_t = 2, .pad_l = 3, .pad_b = 0, .pad_r = 1, .group = 6));
+    check_kernels(DESC(.n = 2, .c = 4, .h = 15, .w = 33, .oc = 4, .kh = 5, .kw = 5, .stride_h = 3, .stride_w = 4,
+                       .dil_w = 2, .pad_t = 1, .pad_l = 5, .pad_b = 2, .pad_r = 2, .group = 4));
 }
 
 /* Every activation of the epilogue, with and without bias and residual, through the

@@ -242,6 +242,117 @@ static void dw_plane_fwd(const kn_conv2d_desc *d, const float *restrict x, const
     }
 }
 
+#if defined(__AVX512F__)
+/* Padded, phase-split copy of one input plane for the AVX-512 forward kernel.
+ * Padded column pc = ix + pad_l is stored in phase pc % sw at column pc / sw, so the
+ * tap (ki, kj) of output column ox reads phase (kj*dil) % sw, column ox + (kj*dil) / sw:
+ * every tap of a 16-column tile is one contiguous unmasked load, for any stride, with no
+ * gather and no per-tap mask. Padding cells are zeroed once per thread (their positions
+ * are the same for every plane); each plane only copies its valid cells in. */
+typedef struct dw_pad {
+    int64_t rows, rs, ps; /* rows used, row stride, phase stride (floats) */
+    int64_t nrow, ncol;   /* input rows / columns that are read: [0, nrow) x [0, ncol) */
+    int64_t tap[64];      /* offset of each tap relative to the tile origin */
+    int64_t ix0[8], dst0[8], cnt[8]; /* per phase: first input column, its buffer offset, count */
+} dw_pad;
+
+#define DW_PAD_MAX 16384 /* floats of per-thread stack scratch (64 KiB) */
+
+static bool dw_pad_plan(const kn_conv2d_desc *d, dw_pad *pp)
+{
+    const int64_t sw = d->stride_w, sh = d->stride_h;
+    if (d->kh * d->kw > 64 || d->pad_t < 0 || d->pad_l < 0 || sw > 8) return false;
+    const int64_t pw = (d->ow - 1) * sw + (d->kw - 1) * d->dil_w + 1; /* padded columns read */
+    const int64_t ph = (d->oh - 1) * sh + (d->kh - 1) * d->dil_h + 1;
+    const int64_t shift_max = (d->kw - 1) * d->dil_w / sw;
+    const int64_t ow16 = (d->ow + 15) / 16 * 16;
+    int64_t rs = ow16 + shift_max + 1, need = (pw + sw - 1) / sw;
+    if (need > rs) rs = need;
+    pp->rows = ph;
+    pp->rs = rs;
+    pp->ps = ph * rs;
+    if (sw * pp->ps > DW_PAD_MAX) return false;
+    pp->nrow = ph - d->pad_t < d->h ? ph - d->pad_t : d->h;
+    pp->ncol = pw - d->pad_l < d->w ? pw - d->pad_l : d->w;
+    if (pp->nrow < 0) pp->nrow = 0;
+    if (pp->ncol < 0) pp->ncol = 0;
+    for (int64_t ki = 0; ki < d->kh; ki++)
+        for (int64_t kj = 0; kj < d->kw; kj++) {
+            const int64_t cx = kj * d->dil_w;
+            pp->tap[ki * d->kw + kj] = (cx % sw) * pp->ps + ki * d->dil_h * rs + cx / sw;
+        }
+    for (int64_t q = 0; q < sw; q++) { /* phase q holds padded columns pc = c' * sw + q */
+        const int64_t ix0 = ((q - d->pad_l) % sw + sw) % sw;
+        pp->ix0[q] = ix0;
+        pp->dst0[q] = q * pp->ps + (ix0 + d->pad_l) / sw;
+        pp->cnt[q] = ix0 < pp->ncol ? (pp->ncol - ix0 + sw - 1) / sw : 0;
+    }
+    return true;
+}
+
+static void dw_pad_fill(const kn_conv2d_desc *d, const dw_pad *pp, const float *restrict x, float *restrict buf)
+{
+    const int64_t sw = d->stride_w, w = d->w;
+    for (int64_t iy = 0; iy < pp->nrow; iy++) {
+        const float *restrict src = x + iy * w;
+        float *restrict dst = buf + (iy + d->pad_t) * pp->rs;
+        if (sw == 1) memcpy(dst + d->pad_l, src, sizeof(float) * (size_t)pp->ncol);
+        else
+            for (int64_t q = 0; q < sw; q++) {
+                float *restrict dq = dst + pp->dst0[q];
+                const float *restrict sq = src + pp->ix0[q];
+                const int64_t cnt = pp->cnt[q];
+                if (sw == 2) { /* even lanes of 32 loaded columns, two permutes per 16 outputs */
+                    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+                    const int64_t avail = pp->ncol - pp->ix0[q];
+                    for (int64_t j0 = 0; j0 < cnt; j0 += 16) {
+                        const int64_t r = avail - 2 * j0, ra = r < 16 ? r : 16, rb = r - 16 < 0 ? 0 : (r - 16 < 16 ? r - 16 : 16);
+                        const __mmask16 ma = (__mmask16)(ra >= 16 ? 0xFFFFu : (1u << ra) - 1u);
+                        const __mmask16 mb = (__mmask16)(rb >= 16 ? 0xFFFFu : (1u << rb) - 1u);
+                        const int64_t nj = cnt - j0 < 16 ? cnt - j0 : 16;
+                        const __m512 a = _mm512_maskz_loadu_ps(ma, sq + 2 * j0), b = _mm512_maskz_loadu_ps(mb, sq + 2 * j0 + 16);
+                        _mm512_mask_storeu_ps(dq + j0, (__mmask16)(nj >= 16 ? 0xFFFFu : (1u << nj) - 1u),
+                                              _mm512_permutex2var_ps(a, ev, b));
+                    }
+                } else
+                    for (int64_t j = 0; j < cnt; j++) dq[j] = sq[j * sw];
+            }
+    }
+}
+
+/* One output plane from the padded buffer; bias, residual and ReLU/Clip applied in
+ * registers (act_in_reg), else the caller runs the epilogue over the plane. */
+static inline __attribute__((always_inline)) void dw_pad_plane(const kn_conv2d_desc *d, const dw_pad *pp,
+                                                                const float *restrict buf, const float *restrict w,
+                                                                float *restrict y, const int64_t kk, float bias,
+                                                                const float *restrict res, int act, float lo, float hi)
+{
+    const int64_t oh = d->oh, ow = d->ow, rstep = d->stride_h * pp->rs;
+    __m512 wv[64];
+    for (int64_t t = 0; t < kk; t++) wv[t] = _mm512_set1_ps(w[t]);
+    const __m512 bv = _mm512_set1_ps(bias), lov = _mm512_set1_ps(lo), hiv = _mm512_set1_ps(hi);
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *row = buf + oy * rstep;
+        float *out = y + oy * ow;
+        for (int64_t ox0 = 0; ox0 < ow; ox0 += 16) {
+            const float *b0 = row + ox0;
+            __m512 acc = _mm512_mul_ps(wv[0], _mm512_loadu_ps(b0 + pp->tap[0]));
+            for (int64_t t = 1; t < kk; t++) acc = _mm512_fmadd_ps(wv[t], _mm512_loadu_ps(b0 + pp->tap[t]), acc);
+            const int64_t nl = ow - ox0 < 16 ? ow - ox0 : 16;
+            const __mmask16 m = (__mmask16)(nl == 16 ? 0xFFFFu : (1u << nl) - 1u);
+            if (act >= 0) {
+                acc = _mm512_add_ps(acc, bv);
+                if (res) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, res + oy * ow + ox0));
+                /* operand order keeps row_epilogue's NaN results: ReLU(NaN) = 0, Clip(NaN) = NaN */
+                if (act == KN_ACT_RELU) acc = _mm512_max_ps(acc, _mm512_setzero_ps());
+                else if (act == KN_ACT_CLIP) acc = _mm512_min_ps(hiv, _mm512_max_ps(lov, acc));
+            }
+            _mm512_mask_storeu_ps(out + ox0, m, acc);
+        }
+    }
+}
+#endif
+
 /* gx plane += adjoint of dw_plane_fwd applied to gy */
 static void dw_plane_bwd_data(const kn_conv2d_desc *d, const float *restrict gy, const float *restrict w, float *restrict gx)
 {
@@ -306,6 +417,42 @@ static kn_status dw_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
                         const kn_epilogue *ep)
 {
     const int64_t c = d->c, oc = d->oc, mult = oc / c, p = g->p, hw = g->hw, kk = d->kh * d->kw;
+#if defined(__AVX512F__)
+    dw_pad pp;
+    if (dw_pad_plan(d, &pp)) {
+        /* bias, residual and ReLU/Clip in registers; other activations after the plane */
+        const bool in_reg = ep && (ep->act == KN_ACT_NONE || ep->act == KN_ACT_RELU || ep->act == KN_ACT_CLIP);
+        const int act = in_reg ? (int)ep->act : -1;
+        const float lo = ep ? ep->alpha : 0.0f, hi = ep ? ep->beta : 0.0f;
+#pragma omp parallel if (dw_par(d, g))
+        {
+            float buf[DW_PAD_MAX] __attribute__((aligned(64)));
+            memset(buf, 0, sizeof(float) * (size_t)(d->stride_w * pp.ps));
+            int64_t filled = -1; /* input plane now in buf */
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < d->n * oc; t++) {
+                const int64_t i = t / oc, o = t % oc;
+                float *yp = y + t * p;
+                const float *wp = w + o * kk;
+                const int64_t plane = i * c + o / mult; /* consecutive channels share it when mult > 1 */
+                if (plane != filled) dw_pad_fill(d, &pp, x + plane * hw, buf);
+                filled = plane;
+                const float bias = in_reg && ep->bias ? ep->bias[o] : 0.0f;
+                const float *res = in_reg && ep->residual ? ep->residual + t * p : NULL;
+                if (kk == 9) dw_pad_plane(d, &pp, buf, wp, yp, 9, bias, res, act, lo, hi);
+                else dw_pad_plane(d, &pp, buf, wp, yp, kk, bias, res, act, lo, hi);
+                if (ep && !in_reg) {
+                    kn_epilogue e = *ep;
+                    e.bias_per_row = true;
+                    if (e.bias) e.bias += o;
+                    if (e.residual) e.residual += t * p;
+                    kn_cpu_epilogue(1, p, yp, p, &e);
+                }
+            }
+        }
+        return KN_OK;
+    }
+#endif
 #pragma omp parallel for schedule(static) if (dw_par(d, g))
     for (int64_t t = 0; t < d->n * oc; t++) {
         const int64_t i = t / oc, o = t % oc;

@@ -17,6 +17,8 @@ static inline float mish_d(float v)
     return t + v * sigmoidf(v) * (1.0f - t * t);
 }
 
+static inline float hclamp(float t) { return t > 1.0f ? 1.0f : (t < 0.0f ? 0.0f : t); }
+
 kn_status kn_cpu_unary(kn_unop op, float alpha, float beta, int64_t n, const float *x, float *y)
 {
 #define MAP(EXPR)                                                         \
@@ -39,8 +41,10 @@ kn_status kn_cpu_unary(kn_unop op, float alpha, float beta, int64_t n, const flo
     case KN_UN_SELU: MAP(v > 0 ? beta * v : beta * alpha * (expf(v) - 1.0f)); break; /* alpha, gamma=beta */
     case KN_UN_SOFTPLUS: MAP(v > 20.0f ? v : log1pf(expf(v))); break;
     case KN_UN_SOFTSIGN: MAP(v / (1.0f + fabsf(v))); break;
-    case KN_UN_HARDSIGMOID: MAP(fmaxf(0.0f, fminf(1.0f, alpha * v + beta))); break;
-    case KN_UN_HARDSWISH: MAP(v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f))); break;
+    /* clamps as selects, not fminf/fmaxf: GCC calls libm for those (NaN rules) instead of
+     * vectorising; a NaN input now gives NaN (it gave 1 / NaN * 1) */
+    case KN_UN_HARDSIGMOID: MAP(hclamp(alpha * v + beta)); break;
+    case KN_UN_HARDSWISH: MAP(v * hclamp(v / 6.0f + 0.5f)); break;
     case KN_UN_CLIP: MAP(v < alpha ? alpha : (v > beta ? beta : v)); break;
     case KN_UN_FLOOR: MAP(floorf(v)); break;
     case KN_UN_CEIL: MAP(ceilf(v)); break;

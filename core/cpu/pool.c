@@ -183,10 +183,33 @@ static int64_t avg_count(const kn_pool2d_desc *d, int64_t y0, int64_t x0, int64_
     return (a1 - a0) * (b1 - b0);
 }
 
+/* Sum of n floats in 16 independent lanes (vectorised, one fixed order: deterministic). */
+static float plane_sum(const float *restrict x, int64_t n)
+{
+    float acc[16] = {0};
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        #pragma omp simd
+        for (int l = 0; l < 16; l++) acc[l] += x[j + l];
+    for (int l = 0; j < n; j++, l++) acc[l] += x[j];
+    for (int s = 8; s > 0; s /= 2)
+        for (int l = 0; l < s; l++) acc[l] += acc[l + s];
+    return acc[0];
+}
+
 kn_status kn_cpu_avgpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y)
 {
     KN_TRY(check_desc(d, "avgpool2d"));
     const int64_t planes = d->n * d->c, h = d->h, w = d->w, oh = d->oh, ow = d->ow;
+    if (oh == 1 && ow == 1 && d->kh == h && d->kw == w && d->pad_t == 0 && d->pad_l == 0 && d->pad_b == 0 &&
+        d->pad_r == 0 && d->dil_h == 1 && d->dil_w == 1) {
+        /* global pool (GlobalAveragePool, and kernel == input): one vectorised sum per plane,
+         * threaded by input size (the window loop threads by output size: serial here) */
+        const int64_t hw = h * w;
+#pragma omp parallel for schedule(static) if (planes * hw > 32768 && planes > 1)
+        for (int64_t pl = 0; pl < planes; pl++) y[pl] = plane_sum(x + pl * hw, hw) / (float)hw;
+        return KN_OK;
+    }
 #pragma omp parallel for schedule(static) if (planes * oh * ow > 4096)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * h * w;
