@@ -38,6 +38,15 @@
     } while (0)
 
 static inline float sigmoid1(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* x * clamp(x/6 + 1/2, 0, 1) with comparisons: GCC leaves fminf/fmaxf as libm calls
+ * here, which stops the loop from vectorising. */
+static inline float hardswish1(float v)
+{
+    float t = v * (1.0f / 6.0f) + 0.5f;
+    t = t < 0.0f ? 0.0f : t;
+    t = t > 1.0f ? 1.0f : t;
+    return v * t;
+}
 
 static void row_epilogue(int64_t n, float *restrict row, const float *restrict bias, float rb,
                          const float *restrict res, kn_act act, float alpha, float beta)
@@ -47,7 +56,7 @@ static void row_epilogue(int64_t n, float *restrict row, const float *restrict b
     case KN_ACT_RELU: EPI_LOOP(v > 0 ? v : 0.0f); break;
     case KN_ACT_LEAKY_RELU: EPI_LOOP(v >= 0 ? v : alpha * v); break;
     case KN_ACT_CLIP: EPI_LOOP(v < alpha ? alpha : (v > beta ? beta : v)); break;
-    case KN_ACT_HARDSWISH: EPI_LOOP(v * fminf(fmaxf(v / 6.0f + 0.5f, 0.0f), 1.0f)); break;
+    case KN_ACT_HARDSWISH: EPI_LOOP(hardswish1(v)); break;
     case KN_ACT_SIGMOID: EPI_LOOP(sigmoid1(v)); break;
     case KN_ACT_TANH: EPI_LOOP(tanhf(v)); break;
     default:
