@@ -86,3 +86,31 @@ kn_status kn_op_legacy_bshape(const kn_op_ctx *c, const kn_tensor *a, const kn_t
     for (int i = 0; i < b->ndim; i++) bshape[axis + i] = b->shape[i];
     return KN_OK;
 }
+
+kn_status kn_op_softmax_geometry(const kn_op_ctx *c, const kn_tensor *x, int64_t *outer, int64_t *dim,
+                                 int64_t *inner)
+{
+    const bool old = c->opset < 13;
+    int64_t axis;
+    int ax;
+    KN_TRY(kn_attr_int(c->node, "axis", old ? 1 : -1, &axis));
+    if (x->ndim == 0) return kn_node_error(c->node, KN_ERR_SHAPE, "input must have rank >= 1, got a scalar");
+    KN_TRY(kn_op_axis(c, axis, x->ndim, &ax));
+    *outer = 1; *dim = 1; *inner = 1;
+    for (int d = 0; d < x->ndim; d++) {
+        int64_t *slot = d < ax ? outer : (d == ax || old ? dim : inner);
+        *slot *= x->shape[d];
+    }
+    return KN_OK;
+}
+
+kn_status kn_op_softmax_infer(kn_op_ctx *c)
+{
+    const kn_tensor *x = c->in[0];
+    if (x->dtype != KN_FLOAT)
+        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "input is %s; only float is supported", kn_dtype_name(x->dtype));
+    int64_t outer, dim, inner; /* validates rank and axis; the products (maybe of unknown dims) go unused */
+    KN_TRY(kn_op_softmax_geometry(c, x, &outer, &dim, &inner));
+    kn_op_set_out(c, 0, KN_FLOAT, x->ndim, x->shape);
+    return KN_OK;
+}

@@ -100,6 +100,12 @@ kn_status kn_fused_activation(const kn_node *n, kn_act *act, float *alpha, float
  * broadcast=0 the shapes must be equal. */
 kn_status kn_op_legacy_bshape(const kn_op_ctx *c, const kn_tensor *a, const kn_tensor *b, int *nb,
                               int64_t *bshape);
+/* Softmax-family axis folding (Softmax, LogSoftmax, Hardmax): before opset 13 the input is
+ * coerced to 2-D at `axis` (default 1), from 13 one axis (default -1); either way the
+ * shape becomes [outer, dim, inner]. The infer validates that and keeps the shape. */
+kn_status kn_op_softmax_geometry(const kn_op_ctx *c, const kn_tensor *x, int64_t *outer, int64_t *dim,
+                                 int64_t *inner);
+kn_status kn_op_softmax_infer(kn_op_ctx *c);
 /* Normalise an axis in [-r, r) to [0, r); error naming the node otherwise. */
 kn_status kn_op_axis(const kn_op_ctx *c, int64_t axis, int rank, int *out);
 
