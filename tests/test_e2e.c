@@ -140,3 +140,50 @@ Test(e2e, trained_mlp_exports_for_onnxruntime_op13, .timeout = 120) { export_and
 Test(e2e, trained_lenet_exports_for_onnxruntime_op13, .timeout = 120) { export_and_check("lenet", 13); }
 Test(e2e, trained_lenet_exports_for_onnxruntime_op17, .timeout = 120) { export_and_check("lenet", 17); }
 Test(e2e, trained_mlp_exports_for_onnxruntime_op11, .timeout = 120) { export_and_check("mlp", 11); }
+
+/* Same seed and thread count: bitwise-identical parameters after training;
+ * another seed: different ones (init and shuffling both follow the seed). */
+static void train_params(uint64_t seed, kn_tensor *fc1)
+{
+    kn_mnist m;
+    T_OK(kn_mnist_load(&m, FASHION));
+    kn_dataset tr = subset(&m.train, 1500);
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    kn_graph_seed(g, seed);
+    T_OK(kn_model_mlp(g));
+    kn_session_opts so = kn_session_defaults();
+    so.training = true;
+    so.seed = seed;
+    kn_session *s;
+    T_OK(kn_session_create(&s, g, &so));
+    kn_optim_config oc = kn_optim_defaults(KN_OPTIM_ADAM);
+    kn_optimizer *opt;
+    T_OK(kn_optimizer_create(&opt, &oc));
+    kn_batch_opts bo = kn_batch_defaults();
+    bo.seed = seed;
+    kn_batch_iter *it;
+    T_OK(kn_batch_iter_create(&it, &tr, &bo));
+    kn_epoch_stats st;
+    T_OK(kn_train_epoch(s, opt, it, 0, &st, NULL, NULL));
+    T_OK(kn_tensor_clone(fc1, &g->values[kn_graph_find_value(g, "fc1.weight")].data));
+    kn_batch_iter_free(it);
+    kn_optimizer_free(opt);
+    kn_session_free(s);
+    kn_graph_free(g);
+    kn_tensor_release(&tr.images);
+    kn_tensor_release(&tr.labels);
+    kn_mnist_release(&m);
+}
+
+Test(e2e, training_is_deterministic_for_a_seed, .timeout = 120)
+{
+    if (!kn_mnist_dir_complete(FASHION)) cr_skip_test("Fashion-MNIST not installed at %s", FASHION);
+    kn_tensor a, b, c;
+    train_params(7, &a);
+    train_params(7, &b);
+    train_params(8, &c);
+    cr_assert_eq(memcmp(a.data, b.data, kn_tensor_bytes(&a)), 0, "same seed, same threads: identical weights");
+    cr_assert_neq(memcmp(a.data, c.data, kn_tensor_bytes(&a)), 0, "another seed: other weights");
+    kn_tensor_release(&a); kn_tensor_release(&b); kn_tensor_release(&c);
+}
