@@ -505,6 +505,192 @@ static kn_status dw_bwd_filter(const kn_conv2d_desc *d, const geom *g, const flo
     return KN_OK;
 }
 
+/* ---- tiny-M direct kernels (LeNet conv1: 1 -> 6 channels, 5x5, pad 2, 28x28) ----
+ * With a handful of output channels the GEMM is a few rows deep, so im2col (written
+ * once in forward and again for the weight gradient) plus a badly shaped GEMM costs more
+ * than the arithmetic. Here each image is copied once into a zero-padded plane (rows rs
+ * = 32 + kw floats apart), every output row is at most two 16-lane vectors, and every
+ * tap is an unmasked load of the padded plane: forward keeps all output channels of a
+ * row in registers, the weight gradient keeps (3 channels x kw taps) vector partial sums
+ * in registers per (input channel, kernel row), summed across the thread's images and
+ * reduced once. Lanes past ow read finite padding and are masked off (forward store) or
+ * multiplied by zero gradients (weight gradient). AVX-512 only; elsewhere im2col runs. */
+#if defined(__AVX512F__)
+#define TM_PAD_MAX 16384 /* floats of padded planes per thread (64 KiB of stack) */
+#define TM_ACC_MAX 256   /* oc * c * kh * kw vector accumulators (16 KiB of stack) */
+
+static bool is_tiny(const kn_conv2d_desc *d, const geom *g)
+{
+    if (g->direct || d->group != 1 || d->oc > 8 || d->stride_h != 1 || d->stride_w != 1 || d->dil_h != 1 ||
+        d->dil_w != 1 || d->ow > 32 || d->pad_t < 0 || d->pad_l < 0 || d->oc * g->k > TM_ACC_MAX)
+        return false;
+    if (d->kw != 3 && d->kw != 5 && d->kw != 7) return false;
+    return d->c * (d->oh + d->kh - 1) * (32 + d->kw) <= TM_PAD_MAX;
+}
+
+/* Padded planes of one image into buf (c planes of ph rows, rs floats apart). Cells
+ * outside the copied window are never written, so buf is zeroed once per thread. */
+static void tm_pad(const kn_conv2d_desc *d, const float *restrict x, float *restrict buf, int64_t ph, int64_t rs)
+{
+    int64_t nrow = ph - d->pad_t < d->h ? ph - d->pad_t : d->h;
+    int64_t ncol = d->ow + d->kw - 1 - d->pad_l < d->w ? d->ow + d->kw - 1 - d->pad_l : d->w;
+    if (nrow < 0) nrow = 0;
+    if (ncol < 0) ncol = 0;
+    for (int64_t ci = 0; ci < d->c; ci++)
+        for (int64_t iy = 0; iy < nrow; iy++)
+            copy_row(buf + (ci * ph + iy + d->pad_t) * rs + d->pad_l, x + (ci * d->h + iy) * d->w, ncol);
+}
+
+static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_desc *d, int64_t k, const float *xp,
+                                                             int64_t ph, int64_t rs, const float *w, float *y,
+                                                             const int OC)
+{
+    const int64_t ow = d->ow, p = d->oh * ow, kh = d->kh, kw = d->kw;
+    const __mmask16 m0 = ow >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << ow) - 1u);
+    const __mmask16 m1 = ow > 16 ? (__mmask16)((1u << (ow - 16)) - 1u) : (__mmask16)0;
+    for (int64_t oy = 0; oy < d->oh; oy++) {
+        __m512 a0[8], a1[8];
+        #pragma GCC unroll 8
+        for (int o = 0; o < OC; o++) a0[o] = a1[o] = _mm512_setzero_ps();
+        for (int64_t ci = 0; ci < d->c; ci++)
+            for (int64_t ki = 0; ki < kh; ki++) {
+                const float *r = xp + (ci * ph + oy + ki) * rs, *wr = w + (ci * kh + ki) * kw;
+                for (int64_t kj = 0; kj < kw; kj++) {
+                    const __m512 v0 = _mm512_loadu_ps(r + kj), v1 = _mm512_loadu_ps(r + kj + 16);
+                    #pragma GCC unroll 8
+                    for (int o = 0; o < OC; o++) {
+                        const __m512 wv = _mm512_set1_ps(wr[o * k + kj]);
+                        a0[o] = _mm512_fmadd_ps(wv, v0, a0[o]);
+                        a1[o] = _mm512_fmadd_ps(wv, v1, a1[o]);
+                    }
+                }
+            }
+        #pragma GCC unroll 8
+        for (int o = 0; o < OC; o++) {
+            _mm512_mask_storeu_ps(y + o * p + oy * ow, m0, a0[o]);
+            if (m1) _mm512_mask_storeu_ps(y + o * p + oy * ow + 16, m1, a1[o]);
+        }
+    }
+}
+
+static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, const float *w, float *y,
+                        const kn_epilogue *ep)
+{
+    const int64_t n = d->n, c = d->c, oc = d->oc, p = g->p, hw = g->hw, rs = 32 + d->kw, ph = d->oh + d->kh - 1;
+    kn_epilogue e = {0};
+    if (ep) e = *ep;
+    e.bias_per_row = true;
+#pragma omp parallel if (n > 1 && conv_threads() > 1)
+    {
+        const int t = conv_tid(), T = omp_get_num_threads();
+        const int64_t i0 = n * t / T, i1 = n * (t + 1) / T;
+        float buf[TM_PAD_MAX] __attribute__((aligned(64)));
+        memset(buf, 0, sizeof(float) * (size_t)(c * ph * rs));
+        for (int64_t i = i0; i < i1; i++) {
+            tm_pad(d, x + i * c * hw, buf, ph, rs);
+            float *yi = y + i * oc * p;
+            switch (oc) {
+            case 1: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 1); break;
+            case 2: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 2); break;
+            case 3: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 3); break;
+            case 4: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 4); break;
+            case 5: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 5); break;
+            case 6: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 6); break;
+            case 7: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 7); break;
+            default: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 8); break;
+            }
+            if (ep) {
+                kn_epilogue ei = e;
+                if (ei.residual) ei.residual += i * oc * p;
+                kn_cpu_epilogue(oc, p, yi, p, &ei);
+            }
+        }
+    }
+    return KN_OK;
+}
+
+/* acc[o * k + kk * KW + kj] += gy[o] (x) padded row, for OB output channels and one
+ * (input channel, kernel row) kk, over all output rows of one image. */
+static inline __attribute__((always_inline)) void tm_gw_block(const float *xp, int64_t rs, const float *gy, int64_t p,
+                                                              int64_t oh, int64_t ow, __m512 *acc, int64_t k,
+                                                              const int OB, const int KW)
+{
+    const __mmask16 m0 = ow >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << ow) - 1u);
+    const __mmask16 m1 = ow > 16 ? (__mmask16)((1u << (ow - 16)) - 1u) : (__mmask16)0;
+    __m512 a[3][7];
+    #pragma GCC unroll 8
+    for (int o = 0; o < OB; o++)
+        #pragma GCC unroll 8
+        for (int kj = 0; kj < KW; kj++) a[o][kj] = acc[o * k + kj];
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *r = xp + oy * rs;
+        __m512 g0[3], g1[3];
+        #pragma GCC unroll 8
+        for (int o = 0; o < OB; o++) {
+            g0[o] = _mm512_maskz_loadu_ps(m0, gy + o * p + oy * ow);
+            g1[o] = _mm512_maskz_loadu_ps(m1, gy + o * p + oy * ow + 16);
+        }
+        #pragma GCC unroll 8
+        for (int kj = 0; kj < KW; kj++) {
+            const __m512 v0 = _mm512_loadu_ps(r + kj), v1 = _mm512_loadu_ps(r + kj + 16);
+            #pragma GCC unroll 8
+            for (int o = 0; o < OB; o++) a[o][kj] = _mm512_fmadd_ps(g1[o], v1, _mm512_fmadd_ps(g0[o], v0, a[o][kj]));
+        }
+    }
+    #pragma GCC unroll 8
+    for (int o = 0; o < OB; o++)
+        #pragma GCC unroll 8
+        for (int kj = 0; kj < KW; kj++) acc[o * k + kj] = a[o][kj];
+}
+
+/* gw[oc, k] (+ gb[oc]) += contribution of images [i0, i1). */
+static void tm_filter_range(const kn_conv2d_desc *d, const geom *g, const float *x, const float *gy, int64_t i0,
+                            int64_t i1, float *gw, float *gb)
+{
+    const int64_t c = d->c, oc = d->oc, k = g->k, p = g->p, hw = g->hw, kh = d->kh, kw = d->kw;
+    const int64_t rs = 32 + kw, ph = d->oh + kh - 1;
+    float buf[TM_PAD_MAX] __attribute__((aligned(64)));
+    __m512 acc[TM_ACC_MAX];
+    memset(buf, 0, sizeof(float) * (size_t)(c * ph * rs));
+    for (int64_t j = 0; j < oc * k; j++) acc[j] = _mm512_setzero_ps();
+    for (int64_t i = i0; i < i1; i++) {
+        tm_pad(d, x + i * c * hw, buf, ph, rs);
+        const float *gyi = gy + i * oc * p;
+        for (int64_t ci = 0; ci < c; ci++)
+            for (int64_t ki = 0; ki < kh; ki++) {
+                const float *xp = buf + (ci * ph + ki) * rs;
+                const int64_t kk = (ci * kh + ki) * kw;
+                for (int64_t o0 = 0; o0 < oc; o0 += 3) {
+                    const int ob = oc - o0 < 3 ? (int)(oc - o0) : 3;
+                    __m512 *a = acc + o0 * k + kk;
+                    const float *gyo = gyi + o0 * p;
+                    switch (kw * 4 + ob) {
+                    case 13: tm_gw_block(xp, rs, gyo, p, d->oh, d->ow, a, k, 1, 3); break;
+                    case 14: tm_gw_block(xp, rs, gyo, p, d->oh, d->ow, a, k, 2, 3); break;
+                    case 15: tm_gw_block(xp, rs, gyo, p, d->oh, d->ow, a, k, 3, 3); break;
+                    case 21: tm_gw_block(xp, rs, gyo, p, d->oh, d->ow, a, k, 1, 5); break;
+                    case 22: tm_gw_block(xp, rs, gyo, p, d->oh, d->ow, a, k, 2, 5); break;
+                    case 23: tm_gw_block(xp, rs, gyo, p, d->oh, d->ow, a, k, 3, 5); break;
+                    case 29: tm_gw_block(xp, rs, gyo, p, d->oh, d->ow, a, k, 1, 7); break;
+                    case 30: tm_gw_block(xp, rs, gyo, p, d->oh, d->ow, a, k, 2, 7); break;
+                    default: tm_gw_block(xp, rs, gyo, p, d->oh, d->ow, a, k, 3, 7); break;
+                    }
+                }
+            }
+    }
+    for (int64_t j = 0; j < oc * k; j++) gw[j] += _mm512_reduce_add_ps(acc[j]);
+    if (gb)
+        for (int64_t i = i0; i < i1; i++)
+            for (int64_t o = 0; o < oc; o++) {
+                const float *restrict r = gy + (i * oc + o) * p;
+                float s = 0.0f;
+                #pragma omp simd reduction(+ : s)
+                for (int64_t j = 0; j < p; j++) s += r[j];
+                gb[o] += s;
+            }
+}
+#endif
+
 /* Floats of column buffer per thread for one image; 0 on the direct path. */
 static int64_t col_floats(const geom *g) { return g->direct ? 0 : g->k * g->p; }
 
@@ -582,6 +768,9 @@ kn_status kn_cpu_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const float
     geom g;
     KN_TRY(check_desc(d, &g));
     if (is_depthwise(d, &g)) return dw_fwd(d, &g, x, w, y, ep);
+#if defined(__AVX512F__)
+    if (is_tiny(d, &g)) return tm_fwd(d, &g, x, w, y, ep);
+#endif
     if (d->n == 1 && conv_threads() > 1 && d->oh > 1 && g.ocg * g.k * g.p * d->group >= (1 << 20)) return fwd_split_rows(d, &g, x, w, y, ep, ws);
     const int64_t n = d->n, c = d->c, oc = d->oc, cg = g.cg, ocg = g.ocg, k = g.k, p = g.p, hw = g.hw;
     const int64_t ncol = thread_floats(d, &g);
@@ -643,6 +832,12 @@ static void filter_grad_range(const kn_conv2d_desc *d, const geom *g, const floa
                               int64_t i0, int64_t i1, float *col, float *gw, float *gb)
 {
     const int64_t c = d->c, oc = d->oc, cg = g->cg, ocg = g->ocg, k = g->k, p = g->p, hw = g->hw;
+#if defined(__AVX512F__)
+    if (is_tiny(d, g)) {
+        tm_filter_range(d, g, x, gy, i0, i1, gw, gb);
+        return;
+    }
+#endif
     const int64_t nb = filter_batch(d, g);
     for (int64_t i = i0; i < i1; i += nb) {
         const int64_t b = i1 - i < nb ? i1 - i : nb;
