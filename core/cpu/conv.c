@@ -138,9 +138,48 @@ static void im2col_rows(const kn_conv2d_desc *d, int64_t cg, const float *x, flo
             }
 }
 
+#if defined(__AVX512F__)
+/* col2im for stride 1, gathered per input row: each 16-column tile of a gx row sums its
+ * kh x kw shifted column-matrix rows in a register (masked loads; masked-off lanes are
+ * never accessed) and is stored once. The scatter form below read-modify-writes every
+ * short row kh*kw times with overlapping stores. Same additions in the same order per
+ * element, so the result is bitwise the scatter form's. */
+static void col2im_add_s1(const kn_conv2d_desc *d, int64_t cg, const float *col, float *gx)
+{
+    const int64_t h = d->h, w = d->w, oh = d->oh, ow = d->ow, p = oh * ow;
+    for (int64_t ci = 0; ci < cg; ci++)
+        for (int64_t iy = 0; iy < h; iy++)
+            for (int64_t x0 = 0; x0 < w; x0 += 16) {
+                const int64_t nl = w - x0 < 16 ? w - x0 : 16;
+                const __mmask16 mrow = (__mmask16)((1u << nl) - 1u);
+                float *dst = gx + (ci * h + iy) * w + x0;
+                __m512 acc = _mm512_maskz_loadu_ps(mrow, dst);
+                for (int64_t ki = 0; ki < d->kh; ki++) {
+                    const int64_t oy = iy + d->pad_t - ki * d->dil_h;
+                    if (oy < 0 || oy >= oh) continue;
+                    const float *base = col + (ci * d->kh + ki) * d->kw * p + oy * ow;
+                    for (int64_t kj = 0; kj < d->kw; kj++) {
+                        const int64_t off = x0 + d->pad_l - kj * d->dil_w; /* source column of lane 0 */
+                        const int64_t a = off < 0 ? -off : 0, b = ow - off < nl ? ow - off : nl;
+                        if (a >= b) continue;
+                        const __mmask16 m = (__mmask16)(((1u << (b - a)) - 1u) << a);
+                        acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, base + kj * p + off));
+                    }
+                }
+                _mm512_mask_storeu_ps(dst, mrow, acc);
+            }
+}
+#endif
+
 /* gx += col2im(col): the adjoint of im2col. */
 static void col2im_add(const kn_conv2d_desc *d, int64_t cg, const float *col, float *gx)
 {
+#if defined(__AVX512F__)
+    if (d->stride_h == 1 && d->stride_w == 1) {
+        col2im_add_s1(d, cg, col, gx);
+        return;
+    }
+#endif
     const int64_t h = d->h, w = d->w, oh = d->oh, ow = d->ow, sh = d->stride_h, sw = d->stride_w;
     for (int64_t ci = 0; ci < cg; ci++)
         for (int64_t ki = 0; ki < d->kh; ki++)
