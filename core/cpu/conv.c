@@ -114,6 +114,30 @@ static void im2col_rows(const kn_conv2d_desc *d, int64_t cg, const float *x, flo
                         int64_t oy1)
 {
     const int64_t h = d->h, w = d->w, ow = d->ow, sh = d->stride_h, sw = d->stride_w;
+#if defined(__AVX512F__)
+    /* Stride 1, no dilation, no padding, rows of at most 16 (LeNet conv2: 10): every output
+     * row is one unmasked 16-float move whose tail is overwritten by the next rows (rows are
+     * written in order); a store that would pass the end of this column row's segment, or
+     * a load that could pass the end of this image's channels, is masked. */
+    if (sw == 1 && sh == 1 && d->dil_h == 1 && d->dil_w == 1 && d->pad_t == 0 && d->pad_l == 0 && d->pad_b == 0 &&
+        d->pad_r == 0 && ow <= 16 && ow + d->kw - 1 <= w && d->oh + d->kh - 1 <= h) {
+        const __mmask16 m = (__mmask16)((1u << ow) - 1u);
+        const float *end = x + cg * h * w;
+        for (int64_t ci = 0; ci < cg; ci++)
+            for (int64_t ki = 0; ki < d->kh; ki++)
+                for (int64_t kj = 0; kj < d->kw; kj++) {
+                    float *row = col + ((ci * d->kh + ki) * d->kw + kj) * ldc;
+                    const float *src = x + (ci * h + oy0 + ki) * w + kj;
+                    const int64_t nr = oy1 - oy0;
+                    for (int64_t r = 0; r < nr; r++) {
+                        const float *sr = src + r * w;
+                        if (r * ow + 16 <= nr * ow && sr + 16 <= end) _mm512_storeu_ps(row + r * ow, _mm512_loadu_ps(sr));
+                        else _mm512_mask_storeu_ps(row + r * ow, m, _mm512_maskz_loadu_ps(m, sr));
+                    }
+                }
+        return;
+    }
+#endif
     for (int64_t ci = 0; ci < cg; ci++)
         for (int64_t ki = 0; ki < d->kh; ki++)
             for (int64_t kj = 0; kj < d->kw; kj++) {
