@@ -158,6 +158,16 @@ Test(conv_kernel, lenet_shapes)
     check_kernels(DESC(.n = 5, .c = 1, .h = 28, .w = 28, .oc = 6, .kh = 5, .kw = 5, .pad_t = 2, .pad_l = 2, .pad_b = 2, .pad_r = 2));
     check_kernels(DESC(.n = 5, .c = 6, .h = 14, .w = 14, .oc = 16, .kh = 5, .kw = 5));
 }
+/* The AVX-512 fast paths: tiny-M direct kernels (oc <= 8, kw 3/5/7, channel blocks of 3
+ * with remainders, one and two vectors per row), short-row im2col (ow < 16, no padding)
+ * and gather-form col2im. */
+Test(conv_kernel, fast_path_shapes)
+{
+    check_kernels(DESC(.n = 3, .c = 2, .h = 12, .w = 20, .oc = 7, .kh = 7, .kw = 7, .pad_t = 3, .pad_l = 3, .pad_b = 3, .pad_r = 3));
+    check_kernels(DESC(.n = 3, .c = 3, .h = 6, .w = 9, .oc = 5, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 0, .pad_b = 0, .pad_r = 2));
+    check_kernels(DESC(.n = 3, .c = 2, .h = 9, .w = 10, .oc = 9, .kh = 3, .kw = 3));
+    check_kernels(DESC(.n = 2, .c = 2, .h = 7, .w = 6, .oc = 12, .kh = 2, .kw = 4));
+}
 Test(conv_kernel, one_dimensional)
 {
     check_kernels(DESC(.n = 2, .c = 3, .h = 1, .w = 13, .oc = 2, .kh = 1, .kw = 4, .stride_w = 2, .pad_l = 2, .pad_r = 1));
