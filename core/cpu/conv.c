@@ -229,9 +229,10 @@ static void col2im_add(const kn_conv2d_desc *d, int64_t cg, const float *col, fl
  * kh x kw filter. Per output row, every tap adds w * (a shifted, strided input row)
  * over the output columns whose input lies inside the image, so padding costs nothing
  * and the stride-1 inner loop is a plain vectorised axpy. Planes run in parallel. */
-/* group > 1: a single-channel input (LeNet conv1, c = group = 1) stays on im2col + GEMM,
- * whose batched weight-gradient GEMM trains faster (LeNet 1 thread: 6390/10670 samples/s
- * on im2col vs 4156/8558 through these kernels, loaded machine). */
+/* group > 1: a single-channel input (LeNet conv1, c = group = 1) is not depthwise here;
+ * its batched im2col weight gradient trained faster than these kernels (LeNet 1 thread:
+ * 6390/10670 samples/s vs 4156/8558, loaded machine). With AVX-512 it takes the tiny-M
+ * direct kernels below instead. */
 static bool is_depthwise(const kn_conv2d_desc *d, const geom *g)
 {
     return d->group == d->c && d->group > 1 && g->cg == 1 && !g->direct;
