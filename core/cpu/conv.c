@@ -20,6 +20,20 @@
 #include <immintrin.h>
 #endif
 
+/* gb[o] += sum over images i0..i1 and the p output pixels of gy[i, o, :] (the bias
+ * gradient, shared by the weight-gradient paths). */
+static void bias_grad_rows(const float *gy, int64_t i0, int64_t i1, int64_t oc, int64_t p, float *gb)
+{
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t o = 0; o < oc; o++) {
+            const float *restrict r = gy + (i * oc + o) * p;
+            float s = 0.0f;
+            #pragma omp simd reduction(+ : s)
+            for (int64_t j = 0; j < p; j++) s += r[j];
+            gb[o] += s;
+        }
+}
+
 static int conv_threads(void) { return omp_get_max_threads(); }
 static int conv_tid(void) { return omp_get_thread_num(); }
 
@@ -707,6 +721,7 @@ static inline __attribute__((always_inline)) void tm_gw_block(const float *xp, i
         for (int kj = 0; kj < KW; kj++) acc[o * k + kj] = a[o][kj];
 }
 
+
 /* gw[oc, k] (+ gb[oc]) += contribution of images [i0, i1). */
 static void tm_filter_range(const kn_conv2d_desc *d, const geom *g, const float *x, const float *gy, int64_t i0,
                             int64_t i1, float *gw, float *gb)
@@ -743,15 +758,7 @@ static void tm_filter_range(const kn_conv2d_desc *d, const geom *g, const float 
             }
     }
     for (int64_t j = 0; j < oc * k; j++) gw[j] += _mm512_reduce_add_ps(acc[j]);
-    if (gb)
-        for (int64_t i = i0; i < i1; i++)
-            for (int64_t o = 0; o < oc; o++) {
-                const float *restrict r = gy + (i * oc + o) * p;
-                float s = 0.0f;
-                #pragma omp simd reduction(+ : s)
-                for (int64_t j = 0; j < p; j++) s += r[j];
-                gb[o] += s;
-            }
+    if (gb) bias_grad_rows(gy, i0, i1, oc, p, gb);
 }
 #endif
 
@@ -926,15 +933,7 @@ static void filter_grad_range(const kn_conv2d_desc *d, const geom *g, const floa
                         (int)ld, 1.0f, gw + gi * ocg * k, (int)k);
         }
     }
-    if (gb)
-        for (int64_t i = i0; i < i1; i++)
-            for (int64_t o = 0; o < oc; o++) {
-                const float *restrict r = gy + (i * oc + o) * p;
-                float s = 0.0f;
-                #pragma omp simd reduction(+ : s)
-                for (int64_t j = 0; j < p; j++) s += r[j];
-                gb[o] += s;
-            }
+    if (gb) bias_grad_rows(gy, i0, i1, oc, p, gb);
 }
 
 kn_status kn_cpu_conv2d_bwd_filter(const kn_conv2d_desc *d, const float *x, const float *gy, float *gw,
