@@ -29,6 +29,17 @@ static void taps(int64_t start, int64_t dil, int64_t k, int64_t lim_lo, int64_t 
     *hi = b;
 }
 
+/* Output (oy, ox)'s window: its top-left input coordinate and its taps inside the input. */
+typedef struct window { int64_t y0, x0, ky0, ky1, kx0, kx1; } window;
+
+static inline window window_at(const kn_pool2d_desc *d, int64_t oy, int64_t ox)
+{
+    window wd = {.y0 = oy * d->stride_h - d->pad_t, .x0 = ox * d->stride_w - d->pad_l};
+    taps(wd.y0, d->dil_h, d->kh, 0, d->h, &wd.ky0, &wd.ky1);
+    taps(wd.x0, d->dil_w, d->kw, 0, d->w, &wd.kx0, &wd.kx1);
+    return wd;
+}
+
 /* Keep v at index i when it beats the current best: the first tap always wins, a NaN
  * beats any number, ties keep the earlier tap (the generic loop's rule). */
 #define MAX_TAKE(v, i)                                                                  \
@@ -128,13 +139,9 @@ kn_status kn_cpu_maxpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y
         float *yp = y + pl * oh * ow;
         int64_t *ap = argmax ? argmax + pl * oh * ow : NULL;
         for (int64_t oy = 0; oy < oh; oy++) {
-            const int64_t y0 = oy * d->stride_h - d->pad_t;
-            int64_t ky0, ky1;
-            taps(y0, d->dil_h, d->kh, 0, h, &ky0, &ky1);
             for (int64_t ox = 0; ox < ow; ox++) {
-                const int64_t x0 = ox * d->stride_w - d->pad_l;
-                int64_t kx0, kx1;
-                taps(x0, d->dil_w, d->kw, 0, w, &kx0, &kx1);
+                const window wd = window_at(d, oy, ox);
+                const int64_t y0 = wd.y0, x0 = wd.x0, ky0 = wd.ky0, ky1 = wd.ky1, kx0 = wd.kx0, kx1 = wd.kx1;
                 /* a window entirely in padding has no element: -inf and no argmax */
                 float best = -INFINITY;
                 int64_t arg = -1;
@@ -215,13 +222,9 @@ kn_status kn_cpu_avgpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y
         const float *xp = x + pl * h * w;
         float *yp = y + pl * oh * ow;
         for (int64_t oy = 0; oy < oh; oy++) {
-            const int64_t y0 = oy * d->stride_h - d->pad_t;
-            int64_t ky0, ky1;
-            taps(y0, d->dil_h, d->kh, 0, h, &ky0, &ky1);
             for (int64_t ox = 0; ox < ow; ox++) {
-                const int64_t x0 = ox * d->stride_w - d->pad_l;
-                int64_t kx0, kx1;
-                taps(x0, d->dil_w, d->kw, 0, w, &kx0, &kx1);
+                const window wd = window_at(d, oy, ox);
+                const int64_t y0 = wd.y0, x0 = wd.x0, ky0 = wd.ky0, ky1 = wd.ky1, kx0 = wd.kx0, kx1 = wd.kx1;
                 float s = 0.0f;
                 for (int64_t ky = ky0; ky < ky1; ky++) {
                     const float *row = xp + (y0 + ky * d->dil_h) * w;
@@ -244,13 +247,9 @@ kn_status kn_cpu_avgpool2d_bwd(const kn_pool2d_desc *d, const float *gy, float *
         const float *gp = gy + pl * oh * ow;
         float *xp = gx + pl * h * w;
         for (int64_t oy = 0; oy < oh; oy++) {
-            const int64_t y0 = oy * d->stride_h - d->pad_t;
-            int64_t ky0, ky1;
-            taps(y0, d->dil_h, d->kh, 0, h, &ky0, &ky1);
             for (int64_t ox = 0; ox < ow; ox++) {
-                const int64_t x0 = ox * d->stride_w - d->pad_l;
-                int64_t kx0, kx1;
-                taps(x0, d->dil_w, d->kw, 0, w, &kx0, &kx1);
+                const window wd = window_at(d, oy, ox);
+                const int64_t y0 = wd.y0, x0 = wd.x0, ky0 = wd.ky0, ky1 = wd.ky1, kx0 = wd.kx0, kx1 = wd.kx1;
                 const int64_t cnt = avg_count(d, y0, x0, ky0, ky1, kx0, kx1);
                 if (cnt <= 0) continue;
                 const float g = gp[oy * ow + ox] / (float)cnt;
