@@ -172,6 +172,20 @@ typedef struct kn_kernels {
     kn_status (*batchnorm_bwd)(int64_t n, int64_t c, int64_t spatial, const float *x,
                                const float *gy, const float *scale, const float *save_mean,
                                const float *save_invstd, float *gx, float *gscale, float *gbias);
+    /* The same in pieces, for a batch split across replicas (nn/split.h), which all-reduce
+     * the per-channel double sums between the pieces. sums: out[ch] = sum(x), or with a
+     * center, sum((x - center)^2). apply: y = (x - mean) * invstd * scale + bias.
+     * grad_sums: sum(gy), sum(gy * (x - mean)). grad_apply: gx += as batchnorm_bwd with the
+     * whole batch's sums over `count` elements. NULL on devices that do not split batches. */
+    kn_status (*batchnorm_sums)(int64_t n, int64_t c, int64_t spatial, const float *x, const float *center,
+                           double *out);
+    kn_status (*batchnorm_apply)(int64_t n, int64_t c, int64_t spatial, const float *x, const float *scale,
+                                 const float *bias, const float *mean, const float *invstd, float *y);
+    kn_status (*batchnorm_grad_sums)(int64_t n, int64_t c, int64_t spatial, const float *x, const float *gy,
+                                const float *mean, double *sg, double *sgd);
+    kn_status (*batchnorm_grad_apply)(int64_t n, int64_t c, int64_t spatial, const float *x, const float *gy,
+                                      const float *scale, const float *mean, const float *invstd,
+                                      const double *sg, const double *sgd, double count, float *gx);
 
     /* Elementwise. unary_bwd accumulates gx += gy * f'(x) (y = f(x) given too). */
     kn_status (*unary)(kn_unop op, float alpha, float beta, int64_t n, const float *x, float *y);

@@ -41,6 +41,8 @@ typedef struct kn_op_ctx {
     void *ws;               /* scratch of workspace() bytes, forward and backward */
     size_t ws_bytes;
     kn_rng *rng;            /* session RNG (Dropout in training) */
+    struct kn_group *group; /* replicas splitting this batch (nn/split.h), or NULL */
+    int rank;               /* this replica's index in group */
 } kn_op_ctx;
 
 enum {

@@ -4,10 +4,15 @@
 #include "nn/op.h"
 #include "nn/passes/passes.h"
 #include "nn/profile.h"
+#include "nn/split.h"
 #include "core/threads.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define MAX_ARITY 64
 
@@ -34,6 +39,19 @@ struct kn_session {
     int n_params;
     kn_profiler *prof; /* NULL unless opts.profile */
     bool *grad_ready; /* backward: this step's gradient buffer is zeroed (or seeded) */
+    float loss_seed;  /* d(batch loss)/d(this session's loss): n_r / N in a replica, else 1 */
+    /* data-parallel replicas (nn/split.h); rep[0] is this session, rep[1..] are owned */
+    int n_rep;
+    kn_session **rep;
+    kn_group *group;
+    kn_group *cur_group; /* set while this session runs one slice of a split batch */
+    int rank;
+    bool split_last;     /* the last run was split: outputs/loss/gradients are gathered */
+    int64_t rows[KN_MAX_REPLICAS];
+    kn_tensor *slices;   /* n_rep * n_inputs borrowed input slices */
+    kn_tensor *gathered; /* whole-batch graph outputs of a split run */
+    float split_loss;
+    char split_why[256];
 };
 
 kn_session_opts kn_session_defaults(void)
@@ -64,6 +82,12 @@ void kn_session_free(kn_session *s)
     free(s->params);
     kn_profiler_free(s->prof);
     free(s->grad_ready);
+    for (int r = 1; s->rep && r < s->n_rep; r++) kn_session_free(s->rep[r]);
+    free(s->rep);
+    kn_group_free(s->group);
+    free(s->slices);
+    for (int i = 0; s->gathered && i < s->g->n_outputs; i++) kn_tensor_release(&s->gathered[i]);
+    free(s->gathered);
     kn_graph_free(s->g);
     free(s);
 }
@@ -122,11 +146,16 @@ static void plan_grads(kn_session *s)
     }
 }
 
-kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_session_opts *opts)
+static kn_status setup_replicas(kn_session *s);
+
+/* optimize = false for replicas, which copy the primary's already optimized graph */
+static kn_status create_session(kn_session **out, const kn_graph *src, const kn_session_opts *opts, bool optimize)
 {
     kn_session *s = calloc(1, sizeof *s);
     if (!s) return kn_error(KN_ERR_NOMEM, "out of memory creating a session");
     s->opts = opts ? *opts : kn_session_defaults();
+    s->loss_seed = 1.0f;
+    s->n_rep = 1;
     kn_status st;
     if (src->sticky != KN_OK) {
         free(s);
@@ -142,7 +171,7 @@ kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_sess
     if (s->opts.threads > 0) kn_set_num_threads(s->opts.threads);
     kn_rng_seed(&s->rng, s->opts.seed);
     if ((st = kn_graph_clone(&s->g, src)) != KN_OK) { free(s); return st; }
-    if (!s->opts.training && s->opts.level > 0) {
+    if (optimize && !s->opts.training && s->opts.level > 0) {
         if ((st = kn_graph_optimize(s->g, s->opts.level, s->opts.disabled_passes, &s->report)) != KN_OK) {
             kn_session_free(s);
             return st;
@@ -181,9 +210,71 @@ kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_sess
         }
     }
     if (s->opts.training) plan_grads(s);
+    if (optimize && (st = setup_replicas(s)) != KN_OK) { kn_session_free(s); return st; }
     *out = s;
     return KN_OK;
 }
+
+kn_status kn_session_create(kn_session **out, const kn_graph *src, const kn_session_opts *opts)
+{
+    return create_session(out, src, opts, true);
+}
+
+/* Replicas are sessions over a copy of this session's (optimized) graph, sharing its
+ * parameter buffers; replica r seeds its RNG (Dropout) with seed + r. */
+static kn_status setup_replicas(kn_session *s)
+{
+    int want = s->opts.replicas;
+    if (want == KN_REPLICAS_AUTO) want = kn_get_num_threads();
+    if (want <= 1) return KN_OK;
+#ifndef _OPENMP
+    snprintf(s->split_why, sizeof s->split_why, "kiln was built without OpenMP");
+    return KN_OK;
+#endif
+    if (want > KN_MAX_REPLICAS) want = KN_MAX_REPLICAS;
+    if (s->opts.device != KN_CPU) {
+        snprintf(s->split_why, sizeof s->split_why, "replicas run on the CPU only");
+        return KN_OK;
+    }
+    if (s->opts.profile) {
+        snprintf(s->split_why, sizeof s->split_why, "profiling times whole batches");
+        return KN_OK;
+    }
+    if (!kn_split_check(s->g, s->order, s->n_order, s->opts.training, s->split_why, sizeof s->split_why))
+        return KN_OK;
+    if (s->g->n_inputs > 16) {
+        snprintf(s->split_why, sizeof s->split_why, "more than 16 inputs");
+        return KN_OK;
+    }
+    s->rep = calloc((size_t)want, sizeof *s->rep);
+    s->slices = calloc((size_t)want * (size_t)s->g->n_inputs, sizeof *s->slices);
+    s->gathered = calloc((size_t)(s->g->n_outputs ? s->g->n_outputs : 1), sizeof *s->gathered);
+    if (!s->rep || !s->slices || !s->gathered) return kn_error(KN_ERR_NOMEM, "out of memory creating replicas");
+    KN_TRY(kn_group_create(&s->group, want));
+    s->rep[0] = s;
+    s->n_rep = want; /* from here kn_session_free frees the replicas made so far */
+    for (int r = 1; r < want; r++) {
+        kn_session_opts o = s->opts;
+        o.replicas = 0;
+        o.threads = 0;
+        o.seed = s->opts.seed + (uint64_t)r;
+        kn_status st = create_session(&s->rep[r], s->g, &o, false);
+        if (st != KN_OK) {
+            s->n_rep = r;
+            return st;
+        }
+        s->rep[r]->rank = r;
+    }
+    return KN_OK;
+}
+
+int kn_session_replicas(const kn_session *s, const char **why)
+{
+    if (why) *why = s->split_why;
+    return s->n_rep;
+}
+
+bool kn_session_last_run_split(const kn_session *s) { return s->split_last; }
 
 const kn_graph *kn_session_graph(const kn_session *s) { return s->g; }
 kn_profiler *kn_session_profiler(const kn_session *s) { return s->prof; }
@@ -221,6 +312,8 @@ static void fill_ctx(kn_session *s, int ni, kn_op_ctx *c, kn_tensor **in, kn_ten
     c->out = out;
     c->state = &s->state[ni * KN_OP_MAX_STATE];
     c->rng = &s->rng;
+    c->group = s->cur_group;
+    c->rank = s->rank;
 }
 
 static kn_status run_node(kn_session *s, int ni)
@@ -425,7 +518,7 @@ done:
     return st;
 }
 
-kn_status kn_session_run(kn_session *s, const kn_tensor *const *inputs, int n_inputs)
+static kn_status run_local(kn_session *s, const kn_tensor *const *inputs, int n_inputs)
 {
     bool plan = !s->opts.training && s->opts.level >= 2 && n_inputs <= 16;
     KN_TRY(bind_inputs(s, inputs, n_inputs));
@@ -442,6 +535,145 @@ kn_status kn_session_run(kn_session *s, const kn_tensor *const *inputs, int n_in
     for (int oi = 0; oi < s->n_order; oi++) KN_TRY(run_node(s, s->order[oi]));
     if (plan && !s->plan_valid) KN_TRY(make_plan(s, inputs, n_inputs));
     return KN_OK;
+}
+
+/* ---- split (data-parallel) runs ---- */
+
+typedef struct split_errs {
+    kn_status st[KN_MAX_REPLICAS];
+    char msg[KN_MAX_REPLICAS][256];
+} split_errs;
+
+/* The error to report: the first replica's own failure, not the "another replica
+ * failed" of those that gave up waiting for it. */
+static kn_status split_error(const kn_session *s, const split_errs *e)
+{
+    int pick = -1;
+    for (int r = 0; r < s->n_rep; r++) {
+        if (e->st[r] == KN_OK) continue;
+        if (pick < 0 || (e->st[pick] == KN_ERR_INTERNAL && strstr(e->msg[pick], "another replica failed")))
+            pick = r;
+    }
+    return pick < 0 ? KN_OK : kn_error(e->st[pick], "%s", e->msg[pick]);
+}
+
+static void split_fail(kn_session *s, split_errs *e, int r, kn_status st)
+{
+    e->st[r] = st;
+    snprintf(e->msg[r], sizeof e->msg[r], "%s", kn_last_error());
+    kn_group_fail(s->group);
+}
+
+/* Whole-batch outputs: replica outputs stacked along axis 0. */
+static kn_status gather_outputs(kn_session *s)
+{
+    const kn_graph *g = s->g;
+    for (int i = 0; i < g->n_outputs; i++) {
+        const int v = g->outputs[i];
+        const kn_tensor *o0 = &s->vals[v];
+        int64_t shape[KN_MAX_DIMS], rows = 0;
+        char a[160], b[160];
+        for (int r = 0; r < s->n_rep; r++) {
+            const kn_tensor *o = &s->rep[r]->vals[v];
+            if (!o->data || o->ndim < 1 || o->ndim != o0->ndim || o->dtype != o0->dtype ||
+                !kn_shape_equal(o->ndim - 1, o->shape + 1, o0->ndim - 1, o0->shape + 1))
+                return kn_error(KN_ERR_SHAPE, "output '%s': replica %d made %s, replica 0 %s; the slices do not stack",
+                                g->values[v].name, r, kn_shape_str(a, sizeof a, o->ndim, o->shape),
+                                kn_shape_str(b, sizeof b, o0->ndim, o0->shape));
+            rows += o->shape[0];
+        }
+        memcpy(shape, o0->shape, sizeof(int64_t) * (size_t)o0->ndim);
+        shape[0] = rows;
+        kn_tensor *t = &s->gathered[i];
+        if (!(t->data && t->dtype == o0->dtype && kn_shape_equal(t->ndim, t->shape, o0->ndim, shape))) {
+            kn_tensor_release(t);
+            KN_TRY(kn_tensor_init(t, o0->dtype, o0->ndim, shape));
+        }
+        char *dst = t->data;
+        for (int r = 0; r < s->n_rep; r++) {
+            const kn_tensor *o = &s->rep[r]->vals[v];
+            const size_t bytes = kn_tensor_bytes(o);
+            memcpy(dst, o->data, bytes);
+            dst += bytes;
+        }
+    }
+    return KN_OK;
+}
+
+/* Run each replica on its slice; false in *ran when the threads were not there
+ * (called from inside another parallel region), so the caller runs unsplit. */
+static kn_status split_forward(kn_session *s, const kn_tensor *const *inputs, int n_inputs, bool *ran)
+{
+    const int R = s->n_rep;
+    const int64_t rows = inputs[0]->shape[0];
+    int64_t start = 0;
+    for (int r = 0; r < R; r++) {
+        s->rows[r] = rows / R + (r < rows % R);
+        for (int i = 0; i < n_inputs; i++) {
+            const kn_tensor *t = inputs[i];
+            const int64_t row_bytes = t->shape[0] ? (int64_t)kn_tensor_bytes(t) / t->shape[0] : 0;
+            int64_t shape[KN_MAX_DIMS];
+            memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
+            shape[0] = s->rows[r];
+            kn_tensor_borrow(&s->slices[r * n_inputs + i], t->dtype, t->ndim, shape,
+                             (char *)t->data + start * row_bytes);
+        }
+        start += s->rows[r];
+    }
+    split_errs e;
+    memset(e.st, 0, sizeof e.st);
+    int team = 0;
+    kn_group_reset(s->group);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(R)
+    {
+        const int r = omp_get_thread_num();
+        if (omp_get_num_threads() == R) {
+            if (r == 0) team = R;
+            omp_set_num_threads(1); /* kernels inside a replica stay on its thread */
+            kn_session *rs = s->rep[r];
+            const kn_tensor *in[16];
+            for (int i = 0; i < n_inputs; i++) in[i] = &s->slices[r * n_inputs + i];
+            rs->cur_group = s->group;
+            kn_status st = run_local(rs, in, n_inputs);
+            rs->cur_group = NULL;
+            if (st != KN_OK) split_fail(s, &e, r, st);
+        }
+    }
+#endif
+    *ran = team == R;
+    if (!*ran) return KN_OK;
+    KN_TRY(split_error(s, &e));
+    KN_TRY(gather_outputs(s));
+    if (s->opts.training) {
+        double loss = 0;
+        for (int r = 0; r < R; r++) {
+            const kn_tensor *l = &s->rep[r]->vals[s->g->loss];
+            loss += (double)s->rows[r] / (double)rows * (double)((const float *)l->data)[0];
+        }
+        s->split_loss = (float)loss;
+    }
+    return KN_OK;
+}
+
+kn_status kn_session_run(kn_session *s, const kn_tensor *const *inputs, int n_inputs)
+{
+    s->split_last = false;
+    if (s->n_rep > 1 && n_inputs == s->g->n_inputs) {
+        bool fits = true;
+        for (int i = 0; i < n_inputs; i++)
+            fits &= inputs[i] && inputs[i]->data && inputs[i]->device == KN_CPU && inputs[i]->ndim >= 1 &&
+                    inputs[i]->shape[0] == inputs[0]->shape[0];
+        if (fits && inputs[0]->shape[0] >= (int64_t)s->n_rep * KN_SPLIT_MIN_ROWS) {
+            bool ran;
+            KN_TRY(split_forward(s, inputs, n_inputs, &ran));
+            if (ran) {
+                s->split_last = true;
+                return KN_OK;
+            }
+        }
+    }
+    return run_local(s, inputs, n_inputs);
 }
 
 const kn_pass_report *kn_session_pass_report(const kn_session *s) { return s->optimized ? &s->report : NULL; }
@@ -462,7 +694,7 @@ size_t kn_session_activation_bytes(const kn_session *s)
 const kn_tensor *kn_session_output(const kn_session *s, int i)
 {
     if (i < 0 || i >= s->g->n_outputs) return NULL;
-    const kn_tensor *t = &s->vals[s->g->outputs[i]];
+    const kn_tensor *t = s->split_last ? &s->gathered[i] : &s->vals[s->g->outputs[i]];
     return t->data ? t : NULL;
 }
 
@@ -475,6 +707,7 @@ const kn_tensor *kn_session_value(const kn_session *s, const char *name)
 float kn_session_loss(const kn_session *s)
 {
     if (s->g->loss < 0) return 0.0f;
+    if (s->split_last) return s->split_loss;
     const kn_tensor *t = &s->vals[s->g->loss];
     if (!t->data) return 0.0f;
     float v = 0.0f;
@@ -490,7 +723,7 @@ static kn_status ready_grad(kn_session *s, int v)
     return s->k->memset0(s->grads[v].data, kn_tensor_bytes(&s->grads[v]));
 }
 
-kn_status kn_session_backward(kn_session *s)
+static kn_status backward_local(kn_session *s)
 {
     kn_graph *g = s->g;
     if (!s->opts.training) return kn_error(KN_ERR_INVALID, "backward needs a session created with training = true");
@@ -513,11 +746,11 @@ kn_status kn_session_backward(kn_session *s)
         kn_tensor *gl = &s->grads[loss];
         int64_t n = kn_tensor_numel(gl);
         if (gl->device == KN_CPU) {
-            for (int64_t i = 0; i < n; i++) ((float *)gl->data)[i] = 1.0f;
+            for (int64_t i = 0; i < n; i++) ((float *)gl->data)[i] = s->loss_seed;
         } else {
             float one = 1.0f, *ones = n > 1 ? malloc(sizeof(float) * (size_t)n) : &one;
             if (!ones) return kn_error(KN_ERR_NOMEM, "out of memory");
-            for (int64_t i = 0; i < n; i++) ones[i] = 1.0f;
+            for (int64_t i = 0; i < n; i++) ones[i] = s->loss_seed;
             kn_status st = s->k->memcpy_h2d(gl->data, ones, sizeof(float) * (size_t)n);
             if (ones != &one) free(ones);
             KN_TRY(st);
@@ -556,6 +789,70 @@ kn_status kn_session_backward(kn_session *s)
     for (int v = 0; v < g->n_values; v++) /* gradients no node reached are zero */
         if (s->needs_grad[v] && s->grads[v].data) KN_TRY(ready_grad(s, v));
     return KN_OK;
+}
+
+/* Replica r's share [lo, hi) of all parameter-gradient elements: replica 0's gradients
+ * become the sums over replicas, added in rank order (deterministic). */
+static kn_status reduce_grads(kn_session *s, int r)
+{
+    int64_t total = 0;
+    for (int p = 0; p < s->n_params; p++) total += s->grads[s->params[p]].data ? kn_tensor_numel(&s->grads[s->params[p]]) : 0;
+    const int64_t per = (total + s->n_rep - 1) / s->n_rep;
+    const int64_t lo = (int64_t)r * per, hi = lo + per < total ? lo + per : total;
+    int64_t base = 0;
+    for (int p = 0; p < s->n_params && base < hi; p++) {
+        const int v = s->params[p];
+        kn_tensor *g0 = &s->grads[v];
+        if (!g0->data) continue;
+        const int64_t n = kn_tensor_numel(g0);
+        const int64_t a = lo > base ? lo - base : 0, b = hi - base < n ? hi - base : n;
+        for (int q = 1; q < s->n_rep && a < b; q++) {
+            const kn_tensor *gq = &s->rep[q]->grads[v];
+            if (!gq->data || kn_tensor_numel(gq) != n)
+                return kn_error(KN_ERR_INTERNAL, "replica %d has no gradient for '%s'", q, s->g->values[v].name);
+            float *restrict d = (float *)g0->data + a;
+            const float *restrict x = (const float *)gq->data + a;
+            #pragma omp simd
+            for (int64_t i = 0; i < b - a; i++) d[i] += x[i];
+        }
+        base += n;
+    }
+    return KN_OK;
+}
+
+kn_status kn_session_backward(kn_session *s)
+{
+    if (!s->split_last) {
+        s->loss_seed = 1.0f;
+        return backward_local(s);
+    }
+    const int R = s->n_rep;
+    int64_t rows = 0;
+    for (int r = 0; r < R; r++) rows += s->rows[r];
+    split_errs e;
+    memset(e.st, 0, sizeof e.st);
+    int team = 0;
+    kn_group_reset(s->group);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(R)
+    {
+        const int r = omp_get_thread_num();
+        if (omp_get_num_threads() == R) {
+            if (r == 0) team = R;
+            omp_set_num_threads(1);
+            kn_session *rs = s->rep[r];
+            rs->loss_seed = (float)((double)s->rows[r] / (double)rows);
+            rs->cur_group = s->group;
+            kn_status st = backward_local(rs);
+            rs->cur_group = NULL;
+            if (st == KN_OK) st = kn_group_barrier(s->group); /* every replica's gradients are done */
+            if (st == KN_OK) st = reduce_grads(s, r);
+            if (st != KN_OK) split_fail(s, &e, r, st);
+        }
+    }
+#endif
+    if (team != R) return kn_error(KN_ERR_INTERNAL, "backward of a split batch could not get its %d threads", R);
+    return split_error(s, &e);
 }
 
 int kn_session_num_params(const kn_session *s) { return s->n_params; }

@@ -24,7 +24,20 @@ typedef struct kn_session_opts {
     bool profile;     /* time every node (see kn_session_profile) */
     uint64_t seed;    /* dropout RNG */
     const char *disabled_passes; /* comma-separated pass names to skip (see nn/passes) */
+    /* Data-parallel replicas on the CPU (nn/split.h): a batch of at least
+     * KN_SPLIT_MIN_ROWS rows per replica is cut into `replicas` slices along axis 0,
+     * each run on its own thread with single-threaded kernels; training sums the
+     * slices' gradients (and BatchNormalization shares whole-batch statistics), so a
+     * step is the whole batch's step up to float summation order. 0 or 1: off;
+     * KN_REPLICAS_AUTO: one per thread (kn_get_num_threads). Ignored, with the reason in
+     * kn_session_replicas, when the graph mixes batch rows, on other devices, and
+     * when profiling. With replicas, kn_session_value/value_grad show replica 0's
+     * slice; outputs, loss and parameter gradients are the whole batch's. */
+    int replicas;
 } kn_session_opts;
+
+#define KN_REPLICAS_AUTO (-1)
+#define KN_SPLIT_MIN_ROWS 4
 
 kn_session_opts kn_session_defaults(void);
 
@@ -43,6 +56,13 @@ const kn_tensor *kn_session_output(const kn_session *s, int i);
 const kn_tensor *kn_session_value(const kn_session *s, const char *name);
 /* Loss of the last training run. */
 float kn_session_loss(const kn_session *s);
+
+/* Replicas the session splits batches across (1 = none); *why (may be NULL) gets the
+ * reason when replicas were asked for but the session runs without them, else "". */
+int kn_session_replicas(const kn_session *s, const char **why);
+/* Whether the last run was split across replicas (batches under KN_SPLIT_MIN_ROWS per
+ * replica, or a run from inside another OpenMP parallel region, run whole). */
+bool kn_session_last_run_split(const kn_session *s);
 
 /* Backward from the graph's loss: fills the parameter gradients. */
 kn_status kn_session_backward(kn_session *s);

@@ -26,7 +26,7 @@ static void expect_close(const char *what, const kn_tensor *got, const kn_tensor
     cr_assert(r <= 1.0, "%s differs from PyTorch (ratio %g at rtol %g atol %g)", what, r, rtol, atol);
 }
 
-static void check_step(const char *dir, kn_status (*build)(kn_graph *))
+static void check_step(const char *dir, kn_status (*build)(kn_graph *), int replicas)
 {
     kn_graph *g;
     T_OK(kn_graph_create(&g));
@@ -45,8 +45,11 @@ static void check_step(const char *dir, kn_status (*build)(kn_graph *))
     }
     kn_session_opts so = kn_session_defaults();
     so.training = true;
+    so.replicas = replicas;
     kn_session *s;
     T_OK(kn_session_create(&s, g, &so));
+    const char *why;
+    cr_assert_eq(kn_session_replicas(s, &why), replicas > 1 ? replicas : 1, "replicas: %s", why);
     kn_tensor x, y, logits, loss;
     load(dir, "", "x", &x);
     load(dir, "", "labels", &y);
@@ -54,6 +57,8 @@ static void check_step(const char *dir, kn_status (*build)(kn_graph *))
     load(dir, "", "loss", &loss);
     const kn_tensor *ins[2] = {&x, &y};
     T_OK(kn_session_run(s, ins, 2));
+    cr_assert_eq(kn_session_last_run_split(s), replicas > 1, "the batch of %lld was %s", (long long)x.shape[0],
+                 kn_session_last_run_split(s) ? "split" : "not split");
     expect_close("logits", kn_session_output(s, 0), &logits, 1e-4, 1e-5);
     cr_assert_float_eq(kn_session_loss(s), ((float *)loss.data)[0], 1e-5f, "loss %g vs PyTorch %g",
                        kn_session_loss(s), ((float *)loss.data)[0]);
@@ -108,25 +113,31 @@ static void check_step(const char *dir, kn_status (*build)(kn_graph *))
     kn_graph_free(g);
 }
 
-Test(train_step, mlp_matches_pytorch) { check_step("mlp", kn_model_mlp); }
-Test(train_step, lenet_matches_pytorch) { check_step("lenet", kn_model_lenet); }
+Test(train_step, mlp_matches_pytorch) { check_step("mlp", kn_model_mlp, 1); }
+Test(train_step, lenet_matches_pytorch) { check_step("lenet", kn_model_lenet, 1); }
+/* The same step with the batch split across 2 replicas (nn/split.h): gathered logits,
+ * the weighted loss, summed gradients and LeNet's synchronised BatchNorm statistics
+ * (batch and running) must still be PyTorch's. */
+Test(train_step, mlp_split_matches_pytorch) { check_step("mlp", kn_model_mlp, 2); }
+Test(train_step, lenet_split_matches_pytorch) { check_step("lenet", kn_model_lenet, 2); }
 
 /* After warm-up a training step (forward, backward, Adam) allocates no tensor buffer:
  * activations, gradients, workspace, optimizer state and views are all reused. */
-static void check_steady_state(kn_status (*build)(kn_graph *))
+static void check_steady_state(kn_status (*build)(kn_graph *), int replicas)
 {
     kn_graph *g;
     T_OK(kn_graph_create(&g));
     T_OK(build(g));
     kn_session_opts so = kn_session_defaults();
     so.training = true;
+    so.replicas = replicas;
     kn_session *s;
     T_OK(kn_session_create(&s, g, &so));
     kn_optimizer *opt;
     kn_optim_config oc = kn_optim_defaults(KN_OPTIM_ADAM);
     T_OK(kn_optimizer_create(&opt, &oc));
-    kn_tensor x = t_new_rand(3, 0, 1, 4, 8, 1, 28, 28), y;
-    int64_t n = 8;
+    const int64_t n = 8;
+    kn_tensor x = t_new_rand(3, 0, 1, 4, n, 1, 28, 28), y;
     T_OK(kn_tensor_init(&y, KN_INT64, 1, &n));
     for (int64_t i = 0; i < n; i++) ((int64_t *)y.data)[i] = i % 10;
     const kn_tensor *ins[2] = {&x, &y};
@@ -134,6 +145,7 @@ static void check_steady_state(kn_status (*build)(kn_graph *))
     for (int it = 0; it < 5; it++) {
         if (it == 2) before = kn_alloc_count();
         T_OK(kn_session_run(s, ins, 2));
+        cr_assert_eq(kn_session_last_run_split(s), replicas > 1);
         T_OK(kn_session_backward(s));
         T_OK(kn_optimizer_step_session(opt, s));
     }
@@ -145,5 +157,6 @@ static void check_steady_state(kn_status (*build)(kn_graph *))
     kn_graph_free(g);
 }
 
-Test(train_step, mlp_steady_state_allocates_nothing) { check_steady_state(kn_model_mlp); }
-Test(train_step, lenet_steady_state_allocates_nothing) { check_steady_state(kn_model_lenet); }
+Test(train_step, mlp_steady_state_allocates_nothing) { check_steady_state(kn_model_mlp, 1); }
+Test(train_step, lenet_steady_state_allocates_nothing) { check_steady_state(kn_model_lenet, 1); }
+Test(train_step, split_steady_state_allocates_nothing) { check_steady_state(kn_model_lenet, 2); }

@@ -34,8 +34,10 @@ typedef struct kn_cli_perf {
 
 /* Defaults: batch 1, level 2, the given iters and warmup. */
 kn_cli_perf kn_cli_perf_defaults(int iters, int warmup);
+/* --replicas auto|R (R in 1..64) into *out; 1 = bad value (message printed). */
+int kn_cli_replicas(const char *cmd, const char *val, int *out);
 /* Consume the option at argv[*i] if it is one of -O, --batch, --iters, --warmup, --threads,
- * --device, --disable: 1 = consumed, 0 = not one of them, -1 = bad value (message printed). */
+ * --replicas (default auto), --device, --disable: 1 = consumed, 0 = not one of them, -1 = bad value (message printed). */
 int kn_cli_perf_option(const char *cmd, int argc, char **argv, int *i, kn_cli_perf *p);
 
 /* Random host inputs for every graph input: symbolic/unknown dims get `batch`, fixed dims

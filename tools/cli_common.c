@@ -59,7 +59,23 @@ kn_cli_perf kn_cli_perf_defaults(int iters, int warmup)
 {
     kn_cli_perf p = {.batch = 1, .iters = iters, .warmup = warmup, .sess = kn_session_defaults()};
     p.sess.level = 2;
+    p.sess.replicas = KN_REPLICAS_AUTO;
     return p;
+}
+
+int kn_cli_replicas(const char *cmd, const char *val, int *out)
+{
+    long n;
+    if (val && !strcmp(val, "auto")) {
+        *out = KN_REPLICAS_AUTO;
+        return 0;
+    }
+    if (!val || kn_cli_int(cmd, "--replicas", val, 1, 64, &n)) {
+        if (!val) fprintf(stderr, "kiln %s: --replicas needs auto or a count\n", cmd);
+        return 1;
+    }
+    *out = (int)n;
+    return 0;
 }
 
 int kn_cli_perf_option(const char *cmd, int argc, char **argv, int *i, kn_cli_perf *p)
@@ -81,6 +97,8 @@ int kn_cli_perf_option(const char *cmd, int argc, char **argv, int *i, kn_cli_pe
     } else if (!strcmp(a, "--threads")) {
         if (kn_cli_int(cmd, a, v, 1, 4096, &n)) return -1;
         p->sess.threads = (int)n;
+    } else if (!strcmp(a, "--replicas")) {
+        if (kn_cli_replicas(cmd, v, &p->sess.replicas)) return -1;
     } else if (!strcmp(a, "--device")) {
         if (!v) { fprintf(stderr, "kiln %s: --device needs cpu, cuda or auto\n", cmd); return -1; }
         if (kn_cli_device(cmd, v, &p->sess.device)) return -1;

@@ -10,18 +10,23 @@ static int usage(int status)
 {
     fprintf(status ? stderr : stdout,
             "usage: kiln bench MODEL.onnx [--batch B] [--iters N] [--warmup W] [-O 0|1|2] [--threads T]\n"
-            "                  [--device cpu|cuda|auto] [--disable PASS,...] [--json | --compare-levels]\n\n"
+            "                  [--replicas auto|R] [--device cpu|cuda|auto] [--disable PASS,...]\n"
+            "                  [--json | --compare-levels]\n\n"
             "Random inputs (symbolic dims, e.g. the batch, set to B; default 1). Measures the first run of a\n"
             "new session (cold: shapes, buffers, memory plan), runs W warm-up iterations (default 10), then\n"
             "times N runs (default 200): median, p90, p99 latency in microseconds and samples per second.\n"
             "--json prints {\"median_us\", \"p90_us\", \"p99_us\", \"throughput_per_s\", \"batch\", \"level\",\n"
             "\"first_call_us\", \"warmup\"}. --compare-levels benchmarks -O 0 and -O 2 and lines up each O2\n"
-            "node with the O0 nodes it absorbed (by name), with the total speedup. Default -O 2.\n");
+            "node with the O0 nodes it absorbed (by name), with the total speedup. Default -O 2.\n"
+            "--replicas (default auto: one per thread) splits batches of at least 4 rows per replica across\n"
+            "threads, each running the whole model on its slice; 1 runs each batch whole.\n");
     return status;
 }
 
 typedef struct {
     double create_us, first_us, median_us, p90_us, p99_us, mean_us, throughput;
+    int replicas;     /* batch slices run in parallel (1: whole batches) */
+    char why[256];    /* why replicas were asked for but not used */
 } bench_stats;
 
 static int cmp_double(const void *a, const void *b)
@@ -74,6 +79,12 @@ static int measure(const kn_cli_perf *p, int level, const kn_graph *g, const kn_
     st->p99_us = percentile(lat, p->iters, 99) * 1e6;
     st->mean_us = sum / p->iters * 1e6;
     st->throughput = sum > 0 ? (double)samples * p->iters / sum : 0;
+    {
+        const char *why;
+        st->replicas = kn_session_last_run_split(s) ? kn_session_replicas(s, &why) : 1;
+        kn_session_replicas(s, &why);
+        snprintf(st->why, sizeof st->why, "%s", why);
+    }
     rc = 0;
     if (prof) {
         *prof = s;
@@ -229,11 +240,14 @@ int kn_cmd_bench(int argc, char **argv)
     if (measure(&p, p.sess.level, g, feed, samples, &st, NULL)) goto done;
     if (json) {
         printf("{\"median_us\": %.3f, \"p90_us\": %.3f, \"p99_us\": %.3f, \"throughput_per_s\": %.3f, \"batch\": %lld, "
-               "\"level\": %d, \"first_call_us\": %.3f, \"warmup\": %d}\n",
-               st.median_us, st.p90_us, st.p99_us, st.throughput, (long long)samples, p.sess.level, st.first_us, p.warmup);
+               "\"level\": %d, \"first_call_us\": %.3f, \"warmup\": %d, \"replicas\": %d}\n",
+               st.median_us, st.p90_us, st.p99_us, st.throughput, (long long)samples, p.sess.level, st.first_us, p.warmup,
+               st.replicas);
     } else {
         printf("bench %s: -O %d, batch %lld, %d iterations after %d warm-up, %s\n", p.model, p.sess.level,
                (long long)samples, p.iters, p.warmup, kn_device_name(p.sess.device));
+        if (st.replicas > 1) printf("data parallel: %d replicas\n", st.replicas);
+        else if (st.why[0]) printf("no replicas: %s\n", st.why);
         print_stats("", &st);
     }
     rc = 0;

@@ -9,7 +9,8 @@
 static int usage(int status)
 {
     fprintf(status ? stderr : stdout,
-            "usage: kiln eval MODEL.onnx [--data DIR] [-O 0|1|2] [--batch B] [--threads T] [--device cpu|cuda|auto]\n\n"
+            "usage: kiln eval MODEL.onnx [--data DIR] [-O 0|1|2] [--batch B] [--threads T]\n"
+            "                 [--replicas auto|R] [--device cpu|cuda|auto]\n\n"
             "Accuracy of a classifier on the test split (t10k-*) of MNIST-layout IDX data, and its\n"
             "throughput. The model takes one float input [N,1,H,W] (or flattened [N,H*W]) and its first\n"
             "output is the logits [N,classes]. Default data: ./data/mnist when it holds the four files,\n"
@@ -36,7 +37,8 @@ int kn_cmd_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(0);
-        bool perf = !strcmp(a, "--batch") || !strcmp(a, "--threads") || !strcmp(a, "--device") || !strncmp(a, "-O", 2);
+        bool perf = !strcmp(a, "--batch") || !strcmp(a, "--threads") || !strcmp(a, "--replicas") ||
+                    !strcmp(a, "--device") || !strncmp(a, "-O", 2);
         if (perf) {
             if (kn_cli_perf_option("eval", argc, argv, &i, &p) < 0) return 2;
         } else if (!strcmp(a, "--data")) {

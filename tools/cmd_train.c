@@ -10,7 +10,7 @@
 
 typedef struct train_args {
     const char *model, *data, *optimizer, *report, *out, *device, *schedule;
-    int epochs, threads, opset;
+    int epochs, threads, opset, replicas;
     int64_t batch;
     float lr, momentum, weight_decay;
     uint64_t seed;
@@ -21,11 +21,13 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: kiln train [--model mlp|lenet] [--data DIR] [--epochs N] [--batch B]\n"
             "                  [--optimizer adam|adamw|sgd] [--lr LR] [--momentum M] [--weight-decay WD]\n"
-            "                  [--schedule constant|cosine|step] [--seed S] [--threads T]\n"
+            "                  [--schedule constant|cosine|step] [--seed S] [--threads T] [--replicas auto|R]\n"
             "                  [--device cpu|cuda|auto] [--report FILE.json] [--out MODEL.onnx] [--opset N]\n\n"
             "Trains on the four MNIST-layout IDX files in DIR (raw or .gz). Default data: ./data/mnist when it\n"
             "holds them, else Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist).\n"
-            "Defaults: mlp, 5 epochs, batch 64, adam, lr 1e-3, seed 1, all cores, cpu.\n");
+            "Defaults: mlp, 5 epochs, batch 64, adam, lr 1e-3, seed 1, all cores, cpu.\n"
+            "--replicas: split each batch across R threads, each running the whole model on its slice\n"
+            "(data parallel; batch norm shares whole-batch statistics); auto = one per thread, 1 = off.\n");
 }
 
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
@@ -44,7 +46,7 @@ static int parse_num(const char *opt, const char *s, double lo, double hi, doubl
 static int parse_args(int argc, char **argv, train_args *a)
 {
     *a = (train_args){.model = "mlp", .optimizer = "adam", .device = "cpu", .schedule = "constant",
-                      .epochs = 5, .batch = 64, .lr = 1e-3f, .seed = 1, .opset = 13};
+                      .epochs = 5, .batch = 64, .lr = 1e-3f, .seed = 1, .opset = 13, .replicas = KN_REPLICAS_AUTO};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) { usage(stdout); return -1; }
@@ -61,6 +63,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         else if (!strcmp(o, "--epochs")) { if (parse_num(o, v, 1, 100000, &d)) return 1; a->epochs = (int)d; }
         else if (!strcmp(o, "--batch")) { if (parse_num(o, v, 1, 1 << 20, &d)) return 1; a->batch = (int64_t)d; }
         else if (!strcmp(o, "--threads")) { if (parse_num(o, v, 0, 1024, &d)) return 1; a->threads = (int)d; }
+        else if (!strcmp(o, "--replicas")) { if (kn_cli_replicas("train", v, &a->replicas)) return 1; }
         else if (!strcmp(o, "--opset")) { if (parse_num(o, v, 7, 21, &d)) return 1; a->opset = (int)d; }
         else if (!strcmp(o, "--lr")) { if (parse_num(o, v, 0, 100, &d)) return 1; a->lr = (float)d; }
         else if (!strcmp(o, "--momentum")) { if (parse_num(o, v, 0, 1, &d)) return 1; a->momentum = (float)d; }
@@ -158,6 +161,7 @@ int kn_cmd_train(int argc, char **argv)
     so.device = device;
     so.training = true;
     so.seed = a.seed;
+    so.replicas = a.replicas;
     if (st == KN_OK) st = kn_session_create(&train, g, &so);
     if (st == KN_OK) st = kn_optimizer_create(&opt, &oc);
     kn_batch_opts bo = kn_batch_defaults();
@@ -169,6 +173,12 @@ int kn_cmd_train(int argc, char **argv)
     int done = 0;
     fprintf(stderr, "kiln train: %s, %d epochs, batch %lld, %s lr %g, %d threads, %s\n", a.model, a.epochs,
             (long long)a.batch, a.optimizer, (double)a.lr, kn_get_num_threads(), kn_device_name(device));
+    if (train) {
+        const char *why;
+        int r = kn_session_replicas(train, &why);
+        if (r > 1) fprintf(stderr, "kiln train: data parallel, %d replicas of batch/%d rows\n", r, r);
+        else if (*why) fprintf(stderr, "kiln train: no replicas (%s)\n", why);
+    }
     for (int e = 0; st == KN_OK && e < a.epochs; e++) {
         kn_optimizer_set_lr(opt, kn_lr_schedule_at(&sched, a.lr, e));
         if ((st = kn_train_epoch(train, opt, it, e, &ep[e], progress, &ps)) != KN_OK) break;
@@ -176,6 +186,7 @@ int kn_cmd_train(int argc, char **argv)
         /* a fresh inference session sees the current parameters and BN running stats */
         kn_session_opts eo = kn_session_defaults();
         eo.device = device;
+        eo.replicas = a.replicas;
         if ((st = kn_session_create(&eval, g, &eo)) != KN_OK) break;
         st = kn_evaluate(eval, &data.test, 256, bo.layout, &ep[e].test_accuracy);
         kn_session_free(eval);

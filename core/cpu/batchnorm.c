@@ -44,6 +44,69 @@ static inline float plane_sqdev(int64_t len, const float *restrict x, float mean
     return s;
 }
 
+/* Per-channel pieces shared by the one-call kernels and the split (data-parallel)
+ * ones, which all-reduce the sums across replicas between the pieces. */
+static double channel_sum(int64_t n, int64_t c, int64_t spatial, const float *x, int64_t ch)
+{
+    double sum = 0;
+    for (int64_t b = 0; b < n; b++) sum += plane_sum(spatial, x + (b * c + ch) * spatial);
+    return sum;
+}
+
+/* Sum of squared deviations from `mean`: two passes, not E[x^2] - E[x]^2. */
+static double channel_sqdev(int64_t n, int64_t c, int64_t spatial, const float *x, int64_t ch, float mean)
+{
+    double sq = 0;
+    for (int64_t b = 0; b < n; b++) sq += plane_sqdev(spatial, x + (b * c + ch) * spatial, mean);
+    return sq;
+}
+
+static void channel_affine(int64_t n, int64_t c, int64_t spatial, const float *x, int64_t ch, float a, float bb,
+                           float *y)
+{
+    for (int64_t b = 0; b < n; b++) {
+        const float *restrict xp = x + (b * c + ch) * spatial;
+        float *restrict yp = y + (b * c + ch) * spatial;
+        #pragma omp simd
+        for (int64_t i = 0; i < spatial; i++) yp[i] = xp[i] * a + bb;
+    }
+}
+
+/* sum(gy) and sum(gy * (x - mean)) of one channel */
+static void channel_grad_sums(int64_t n, int64_t c, int64_t spatial, const float *x, const float *gy, int64_t ch,
+                              float mean, double *sg, double *sgd)
+{
+    double s1 = 0, s2 = 0;
+    for (int64_t b = 0; b < n; b++) {
+        const float *restrict xp = x + (b * c + ch) * spatial, *restrict gp = gy + (b * c + ch) * spatial;
+        float s = 0.0f, sd = 0.0f;
+        #pragma omp simd reduction(+ : s, sd)
+        for (int64_t i = 0; i < spatial; i++) {
+            s += gp[i];
+            sd += gp[i] * (xp[i] - mean);
+        }
+        s1 += s;
+        s2 += sd;
+    }
+    *sg = s1;
+    *sgd = s2;
+}
+
+/* gx += scale * invstd * (gy - mean(gy) - xhat * mean(gy * xhat)), the means over `count`
+ * elements of the whole batch (all replicas) */
+static void channel_grad_apply(int64_t n, int64_t c, int64_t spatial, const float *x, const float *gy, int64_t ch,
+                               float scale, float mean, float invstd, double sg, double sgd, double count, float *gx)
+{
+    const double sgx = sgd * invstd; /* sum(gy * xhat) */
+    const float k = (float)(scale * (double)invstd), mg = (float)(sg / count), kx = (float)((double)invstd * sgx / count);
+    for (int64_t b = 0; b < n; b++) {
+        const float *restrict xp = x + (b * c + ch) * spatial, *restrict gp = gy + (b * c + ch) * spatial;
+        float *restrict gxp = gx + (b * c + ch) * spatial;
+        #pragma omp simd
+        for (int64_t i = 0; i < spatial; i++) gxp[i] += k * (gp[i] - mg - (xp[i] - mean) * kx);
+    }
+}
+
 kn_status kn_cpu_batchnorm_train(int64_t n, int64_t c, int64_t spatial, const float *x,
                                  const float *scale, const float *bias, float eps, float momentum,
                                  float *running_mean, float *running_var, float *y,
@@ -53,11 +116,8 @@ kn_status kn_cpu_batchnorm_train(int64_t n, int64_t c, int64_t spatial, const fl
     if (count == 0) return kn_error(KN_ERR_SHAPE, "batchnorm_train: no elements per channel");
     #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
     for (int64_t ch = 0; ch < c; ch++) {
-        double sum = 0;
-        for (int64_t b = 0; b < n; b++) sum += plane_sum(spatial, x + (b * c + ch) * spatial);
-        const double mean = sum / (double)count;
-        double sq = 0; /* two passes: sum of squared deviations, not E[x^2] - E[x]^2 */
-        for (int64_t b = 0; b < n; b++) sq += plane_sqdev(spatial, x + (b * c + ch) * spatial, (float)mean);
+        const double mean = channel_sum(n, c, spatial, x, ch) / (double)count;
+        const double sq = channel_sqdev(n, c, spatial, x, ch, (float)mean);
         const double var = sq / (double)count;
         const double invstd = 1.0 / sqrt(var + (double)eps);
         save_mean[ch] = (float)mean;
@@ -68,13 +128,7 @@ kn_status kn_cpu_batchnorm_train(int64_t n, int64_t c, int64_t spatial, const fl
             const double unbiased = count > 1 ? sq / (double)(count - 1) : var;
             running_var[ch] = running_var[ch] * momentum + (float)unbiased * (1.0f - momentum);
         }
-        const float a = (float)(scale[ch] * invstd), bb = (float)(bias[ch] - mean * scale[ch] * invstd);
-        for (int64_t b = 0; b < n; b++) {
-            const float *restrict xp = x + (b * c + ch) * spatial;
-            float *restrict yp = y + (b * c + ch) * spatial;
-            #pragma omp simd
-            for (int64_t i = 0; i < spatial; i++) yp[i] = xp[i] * a + bb;
-        }
+        channel_affine(n, c, spatial, x, ch, (float)(scale[ch] * invstd), (float)(bias[ch] - mean * scale[ch] * invstd), y);
     }
     return KN_OK;
 }
@@ -87,33 +141,53 @@ kn_status kn_cpu_batchnorm_bwd(int64_t n, int64_t c, int64_t spatial, const floa
     if (count == 0) return KN_OK;
     #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
     for (int64_t ch = 0; ch < c; ch++) {
-        const float mean = save_mean[ch], invstd = save_invstd[ch];
-        double sg = 0, sgd = 0; /* sum(gy), sum(gy * (x - mean)) */
-        for (int64_t b = 0; b < n; b++) {
-            const float *restrict xp = x + (b * c + ch) * spatial, *restrict gp = gy + (b * c + ch) * spatial;
-            float s = 0.0f, sd = 0.0f;
-            #pragma omp simd reduction(+ : s, sd)
-            for (int64_t i = 0; i < spatial; i++) {
-                s += gp[i];
-                sd += gp[i] * (xp[i] - mean);
-            }
-            sg += s;
-            sgd += sd;
-        }
-        const double sgx = sgd * invstd; /* sum(gy * xhat) */
-        if (gscale) gscale[ch] += (float)sgx;
+        double sg, sgd;
+        channel_grad_sums(n, c, spatial, x, gy, ch, save_mean[ch], &sg, &sgd);
+        if (gscale) gscale[ch] += (float)(sgd * save_invstd[ch]);
         if (gbias) gbias[ch] += (float)sg;
-        if (!gx) continue;
-        /* dx = scale * invstd * (gy - mean(gy) - xhat * mean(gy * xhat)) */
-        const float k = (float)(scale[ch] * (double)invstd), mg = (float)(sg / (double)count),
-                    kx = (float)((double)invstd * sgx / (double)count);
-        for (int64_t b = 0; b < n; b++) {
-            const float *restrict xp = x + (b * c + ch) * spatial, *restrict gp = gy + (b * c + ch) * spatial;
-            float *restrict gxp = gx + (b * c + ch) * spatial;
-            #pragma omp simd
-            for (int64_t i = 0; i < spatial; i++) gxp[i] += k * (gp[i] - mg - (xp[i] - mean) * kx);
-        }
+        if (gx)
+            channel_grad_apply(n, c, spatial, x, gy, ch, scale[ch], save_mean[ch], save_invstd[ch], sg, sgd,
+                               (double)count, gx);
     }
+    return KN_OK;
+}
+
+/* ---- the pieces of a batch norm whose batch is split across replicas ---- */
+
+kn_status kn_cpu_batchnorm_sums(int64_t n, int64_t c, int64_t spatial, const float *x, const float *center, double *out)
+{
+    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
+    for (int64_t ch = 0; ch < c; ch++)
+        out[ch] = center ? channel_sqdev(n, c, spatial, x, ch, center[ch]) : channel_sum(n, c, spatial, x, ch);
+    return KN_OK;
+}
+
+kn_status kn_cpu_batchnorm_apply(int64_t n, int64_t c, int64_t spatial, const float *x, const float *scale,
+                                 const float *bias, const float *mean, const float *invstd, float *y)
+{
+    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
+    for (int64_t ch = 0; ch < c; ch++) {
+        const double a = (double)scale[ch] * invstd[ch];
+        channel_affine(n, c, spatial, x, ch, (float)a, (float)(bias[ch] - mean[ch] * a), y);
+    }
+    return KN_OK;
+}
+
+kn_status kn_cpu_batchnorm_grad_sums(int64_t n, int64_t c, int64_t spatial, const float *x, const float *gy,
+                                const float *mean, double *sg, double *sgd)
+{
+    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
+    for (int64_t ch = 0; ch < c; ch++) channel_grad_sums(n, c, spatial, x, gy, ch, mean[ch], &sg[ch], &sgd[ch]);
+    return KN_OK;
+}
+
+kn_status kn_cpu_batchnorm_grad_apply(int64_t n, int64_t c, int64_t spatial, const float *x, const float *gy,
+                                      const float *scale, const float *mean, const float *invstd, const double *sg,
+                                      const double *sgd, double count, float *gx)
+{
+    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
+    for (int64_t ch = 0; ch < c; ch++)
+        channel_grad_apply(n, c, spatial, x, gy, ch, scale[ch], mean[ch], invstd[ch], sg[ch], sgd[ch], count, gx);
     return KN_OK;
 }
 

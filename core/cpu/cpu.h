@@ -70,6 +70,14 @@ kn_status kn_cpu_batchnorm_train(int64_t n, int64_t c, int64_t spatial, const fl
 kn_status kn_cpu_batchnorm_bwd(int64_t n, int64_t c, int64_t spatial, const float *x,
                                const float *gy, const float *scale, const float *save_mean,
                                const float *save_invstd, float *gx, float *gscale, float *gbias);
+kn_status kn_cpu_batchnorm_sums(int64_t n, int64_t c, int64_t spatial, const float *x, const float *center, double *out);
+kn_status kn_cpu_batchnorm_apply(int64_t n, int64_t c, int64_t spatial, const float *x, const float *scale,
+                                 const float *bias, const float *mean, const float *invstd, float *y);
+kn_status kn_cpu_batchnorm_grad_sums(int64_t n, int64_t c, int64_t spatial, const float *x, const float *gy,
+                                const float *mean, double *sg, double *sgd);
+kn_status kn_cpu_batchnorm_grad_apply(int64_t n, int64_t c, int64_t spatial, const float *x, const float *gy,
+                                      const float *scale, const float *mean, const float *invstd, const double *sg,
+                                      const double *sgd, double count, float *gx);
 kn_status kn_cpu_lrn(int64_t n, int64_t c, int64_t spatial, int64_t size, float alpha, float beta,
                      float bias, const float *x, float *y);
 

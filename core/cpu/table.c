@@ -65,6 +65,10 @@ const kn_kernels kn_cpu_kernels = {
     .batchnorm_infer = kn_cpu_batchnorm_infer,
     .batchnorm_train = kn_cpu_batchnorm_train,
     .batchnorm_bwd = kn_cpu_batchnorm_bwd,
+    .batchnorm_sums = kn_cpu_batchnorm_sums,
+    .batchnorm_apply = kn_cpu_batchnorm_apply,
+    .batchnorm_grad_sums = kn_cpu_batchnorm_grad_sums,
+    .batchnorm_grad_apply = kn_cpu_batchnorm_grad_apply,
     .lrn = kn_cpu_lrn,
 
     /* reduce, softmax, xent */

@@ -138,6 +138,7 @@ static kn_status fill(kn_batch_iter *it, float *xd, int64_t *yd, int64_t *count)
     const float *im = it->ds->images.data;
     const int64_t *lab = it->ds->labels.data;
     const size_t row_bytes = (size_t)it->sample * sizeof(float);
+    #pragma omp parallel for schedule(static) if (rows * it->sample > 16384)
     for (int64_t r = 0; r < rows; r++) {
         int64_t s = it->perm[it->pos + r];
         memcpy(xd + r * it->sample, im + s * it->sample, row_bytes);
@@ -145,6 +146,14 @@ static kn_status fill(kn_batch_iter *it, float *xd, int64_t *yd, int64_t *count)
     }
     it->pos += rows;
     *count = rows;
+    /* Ask for the next batch's rows now: they are scattered over the whole dataset (far
+     * beyond the caches), and the caller computes on this batch meanwhile, so the gather
+     * next time reads from cache instead of waiting on memory (~40 us per MNIST batch). */
+    const int64_t next = it->limit - it->pos < it->o.batch_size ? it->limit - it->pos : it->o.batch_size;
+    for (int64_t r = 0; r < next; r++) {
+        const char *row = (const char *)(im + it->perm[it->pos + r] * it->sample);
+        for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 2);
+    }
     return KN_OK;
 }
 

@@ -18,7 +18,9 @@
  * In a kiln training session outputs 1 and 2 are the in-place updated
  * statistics. Float32 only; spatial = 0 (opsets 6-8) is not supported. */
 #include "nn/op.h"
+#include "nn/split.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 typedef struct bn_cfg {
@@ -136,8 +138,61 @@ static size_t bn_workspace(kn_op_ctx *c)
 {
     bn_cfg cfg;
     if (bn_config(c, &cfg) != KN_OK) return 0;
+    /* a split batch: per-channel double sums to all-reduce (two per channel, plus the count) */
+    if (c->group && cfg.batch) return sizeof(double) * (2 * (size_t)c->in[0]->shape[1] + 1);
     /* scratch running statistics when the inputs must not change */
     return cfg.batch && !c->training ? sizeof(float) * 2 * (size_t)c->in[0]->shape[1] : 0;
+}
+
+/* Training on a batch split across replicas (sync BN): the statistics are those of the
+ * whole batch, from per-channel sums all-reduced over the group (sum, then squared
+ * deviations from the global mean: the same two passes as the one-call kernel).
+ * Rank 0 alone updates the shared running statistics. */
+static kn_status bn_forward_split(kn_op_ctx *c, const bn_cfg *cfg, int64_t n, int64_t ch, int64_t spatial)
+{
+    const kn_tensor *x = c->in[0];
+    double *buf = c->ws;
+    if (!buf || c->ws_bytes < sizeof(double) * (size_t)(2 * ch + 1))
+        return kn_node_error(c->node, KN_ERR_INTERNAL, "workspace missing for split batch statistics");
+    float *sm = c->state[0].data, *si = c->state[1].data, *rm = c->in[3]->data, *rv = c->in[4]->data;
+    KN_TRY(KN_KCALL(c->k, batchnorm_sums, n, ch, spatial, x->data, NULL, buf));
+    buf[ch] = (double)(n * spatial);
+    KN_TRY(kn_group_allreduce(c->group, c->rank, buf, ch + 1));
+    const double count = buf[ch];
+    for (int64_t i = 0; i < ch; i++) sm[i] = (float)(buf[i] / count);
+    KN_TRY(KN_KCALL(c->k, batchnorm_sums, n, ch, spatial, x->data, sm, buf));
+    KN_TRY(kn_group_allreduce(c->group, c->rank, buf, ch));
+    for (int64_t i = 0; i < ch; i++) {
+        const double var = buf[i] / count;
+        si[i] = (float)(1.0 / sqrt(var + (double)cfg->eps));
+        if (c->rank == 0) {
+            const double unbiased = count > 1 ? buf[i] / (count - 1) : var;
+            rm[i] = rm[i] * cfg->momentum + sm[i] * (1.0f - cfg->momentum);
+            rv[i] = rv[i] * cfg->momentum + (float)unbiased * (1.0f - cfg->momentum);
+        }
+    }
+    return KN_KCALL(c->k, batchnorm_apply, n, ch, spatial, x->data, c->in[1]->data, c->in[2]->data, sm, si,
+                    c->out[0]->data);
+}
+
+/* Each replica adds its own part of the scale/bias gradients (the session sums replicas'
+ * parameter gradients afterwards); dx needs the whole batch's sums. */
+static kn_status bn_backward_split(kn_op_ctx *c, int64_t n, int64_t ch, int64_t spatial, float *gx, float *gs,
+                                   float *gb)
+{
+    double *sg = c->ws, *sgd = sg ? sg + ch : NULL;
+    if (!sg || c->ws_bytes < sizeof(double) * (size_t)(2 * ch + 1))
+        return kn_node_error(c->node, KN_ERR_INTERNAL, "workspace missing for split batch statistics");
+    const float *x = c->in[0]->data, *gy = c->gout[0]->data, *sm = c->state[0].data, *si = c->state[1].data;
+    KN_TRY(KN_KCALL(c->k, batchnorm_grad_sums, n, ch, spatial, x, gy, sm, sg, sgd));
+    for (int64_t i = 0; i < ch; i++) {
+        if (gs) gs[i] += (float)(sgd[i] * si[i]);
+        if (gb) gb[i] += (float)sg[i];
+    }
+    sgd[ch] = (double)(n * spatial); /* the count rides along after the two sums */
+    KN_TRY(kn_group_allreduce(c->group, c->rank, sg, 2 * ch + 1));
+    if (!gx) return KN_OK;
+    return KN_KCALL(c->k, batchnorm_grad_apply, n, ch, spatial, x, gy, c->in[1]->data, sm, si, sg, sgd, sgd[ch], gx);
 }
 
 static kn_status bn_forward(kn_op_ctx *c)
@@ -161,6 +216,7 @@ static kn_status bn_forward(kn_op_ctx *c)
     KN_TRY(ensure_state(c, 0, ch));
     KN_TRY(ensure_state(c, 1, ch));
     float *sm = c->state[0].data, *si = c->state[1].data;
+    if (c->training && c->group) return bn_forward_split(c, &cfg, n, ch, spatial);
     if (c->training) {
         KN_TRY(KN_KCALL(c->k, batchnorm_train, n, ch, spatial, x->data, scale, bias, cfg.eps, cfg.momentum,
                         mean, var, y, sm, si));
@@ -194,6 +250,7 @@ static kn_status bn_backward(kn_op_ctx *c)
     bn_geometry(x, &n, &ch, &spatial);
     if (!c->state[0].data || !c->state[1].data || c->state[0].shape[0] != ch)
         return kn_node_error(c->node, KN_ERR_INTERNAL, "backward without the saved statistics of a forward run");
+    if (c->group) return bn_backward_split(c, n, ch, spatial, gx, gs, gb);
     return KN_KCALL(c->k, batchnorm_bwd, n, ch, spatial, x->data, c->gout[0]->data, c->in[1]->data,
                     c->state[0].data, c->state[1].data, gx, gs, gb);
 }
