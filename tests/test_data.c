@@ -237,6 +237,25 @@ Test(dataset, loads_scaled_pixels_and_labels, .init = make_tmpdir, .fini = clean
     cr_assert_eq(ds.labels.dtype, KN_INT64);
     const int64_t *l = ds.labels.data;
     cr_assert(l[0] == 9 && l[1] == 0 && l[2] == 4);
+    /* batches gathered from the kept raw bytes are bitwise the float images */
+    cr_assert_eq(ds.pixels.dtype, KN_UINT8);
+    kn_batch_opts bo = kn_batch_defaults();
+    bo.batch_size = 3;
+    bo.shuffle = false;
+    kn_batch_iter *it;
+    T_OK(kn_batch_iter_create(&it, &ds, &bo));
+    const kn_tensor *x, *y;
+    int64_t count;
+    T_OK(kn_batch_next(it, &x, &y, &count));
+    cr_assert_eq(count, 3);
+    cr_assert(!memcmp(x->data, ds.images.data, sizeof(float) * 6), "batch differs from the images");
+    kn_batch_iter_free(it);
+    /* pixels that do not match the images are refused, not read past */
+    kn_tensor keep = ds.pixels;
+    T_OK(kn_tensor_view(&ds.pixels, &keep, 1, (int64_t[]){4}, 0));
+    assert_error_names(kn_batch_iter_create(&it, &ds, &bo), KN_ERR_INVALID, "pixels", "6 values");
+    kn_tensor_release(&ds.pixels);
+    ds.pixels = keep;
     kn_dataset_release(&ds);
 }
 

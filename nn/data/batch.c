@@ -73,6 +73,11 @@ kn_status kn_batch_iter_create(kn_batch_iter **out, const kn_dataset *ds, const 
         return kn_error(KN_ERR_INVALID, "batch iterator: the dataset is not loaded (float [N,1,H,W] images, int64 [N] labels)");
     if (ds->images.device != KN_CPU || ds->labels.device != KN_CPU)
         return kn_error(KN_ERR_DEVICE, "batch iterator: the dataset must be in host memory");
+    if (ds->pixels.data && (ds->pixels.dtype != KN_UINT8 || ds->pixels.device != KN_CPU ||
+                            kn_tensor_numel(&ds->pixels) != kn_tensor_numel(&ds->images)))
+        return kn_error(KN_ERR_INVALID, "batch iterator: the dataset's pixels (%s, %lld values) do not match its "
+                                        "images (%lld values)", kn_dtype_name(ds->pixels.dtype),
+                        (long long)kn_tensor_numel(&ds->pixels), (long long)kn_tensor_numel(&ds->images));
     if (o.batch_size <= 0)
         return kn_error(KN_ERR_INVALID, "batch iterator: batch_size must be > 0, got %lld", (long long)o.batch_size);
     if (o.layout != KN_BATCH_NCHW && o.layout != KN_BATCH_FLAT)
@@ -136,22 +141,32 @@ static kn_status fill(kn_batch_iter *it, float *xd, int64_t *yd, int64_t *count)
     int64_t rows = it->limit - it->pos;
     if (rows > it->o.batch_size) rows = it->o.batch_size;
     const float *im = it->ds->images.data;
+    const uint8_t *px = it->ds->pixels.data; /* checked against images at creation */
     const int64_t *lab = it->ds->labels.data;
-    const size_t row_bytes = (size_t)it->sample * sizeof(float);
-    #pragma omp parallel for schedule(static) if (rows * it->sample > 16384)
+    const int64_t sample = it->sample;
     for (int64_t r = 0; r < rows; r++) {
-        int64_t s = it->perm[it->pos + r];
-        memcpy(xd + r * it->sample, im + s * it->sample, row_bytes);
+        const int64_t s = it->perm[it->pos + r];
+        float *restrict dst = xd + r * sample;
         yd[r] = lab[s];
+        if (!px) {
+            memcpy(dst, im + s * sample, (size_t)sample * sizeof(float));
+            continue;
+        }
+        /* from the raw bytes: a quarter of the memory traffic of the float copy, and the
+         * same values (the loader divides the same way) */
+        const uint8_t *restrict src = px + s * sample;
+        #pragma omp simd
+        for (int64_t i = 0; i < sample; i++) dst[i] = (float)src[i] / 255.0f;
     }
     it->pos += rows;
     *count = rows;
-    /* Ask for the next batch's rows now: they are scattered over the whole dataset (far
-     * beyond the caches), and the caller computes on this batch meanwhile, so the gather
-     * next time reads from cache instead of waiting on memory (~40 us per MNIST batch). */
+    /* The rows are scattered over the whole dataset, so each one waits on memory (and
+     * the TLB): ask for the next batch's rows now, while the caller computes on this one. */
     const int64_t next = it->limit - it->pos < it->o.batch_size ? it->limit - it->pos : it->o.batch_size;
+    const size_t row_bytes = (size_t)sample * (px ? 1 : sizeof(float));
     for (int64_t r = 0; r < next; r++) {
-        const char *row = (const char *)(im + it->perm[it->pos + r] * it->sample);
+        const int64_t s = it->perm[it->pos + r];
+        const char *row = px ? (const char *)(px + s * sample) : (const char *)(im + s * sample);
         for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 2);
     }
     return KN_OK;

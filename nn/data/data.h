@@ -36,6 +36,10 @@ typedef struct kn_dataset {
     kn_tensor images; /* float [N, 1, H, W], pixels / 255 (so in [0, 1]) */
     kn_tensor labels; /* int64 [N], each in [0, num_classes) */
     int num_classes;
+    /* uint8 [N, 1, H, W]: the IDX bytes `images` was made from, kept by kn_dataset_load so
+     * batch iterators gather 1 byte per pixel from memory, not 4 (empty for datasets
+     * built otherwise; iterators then copy `images`). Must equal images * 255. */
+    kn_tensor pixels;
 } kn_dataset;
 
 /* Load an images IDX (3 dims: N, H, W) and a labels IDX (1 dim: N) into ds.

@@ -18,6 +18,7 @@ void kn_dataset_release(kn_dataset *ds)
     if (!ds) return;
     kn_tensor_release(&ds->images);
     kn_tensor_release(&ds->labels);
+    kn_tensor_release(&ds->pixels);
     ds->num_classes = 0;
 }
 
@@ -65,6 +66,8 @@ kn_status kn_dataset_load(kn_dataset *ds, const char *images_path, const char *l
     for (int64_t i = 0; i < np; i++) f[i] = (float)px[i] / 255.0f;
     for (int64_t i = 0; i < n; i++) l[i] = lb[i];
     ds->num_classes = num_classes;
+    st = kn_tensor_view(&ds->pixels, &img, 4, (int64_t[]){n, 1, h, w}, 0);
+    if (st != KN_OK) kn_dataset_release(ds);
 out:
     kn_tensor_release(&img);
     kn_tensor_release(&lab);
