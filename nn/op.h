@@ -41,6 +41,8 @@ typedef struct kn_op_ctx {
     void *ws;               /* scratch of workspace() bytes, forward and backward */
     size_t ws_bytes;
     kn_rng *rng;            /* session RNG (Dropout in training) */
+    const bool *gin_fresh;  /* backward, ops flagged KN_OP_BWD_OVERWRITE: gin[j]'s buffer is
+                             * not zeroed yet this step, and the op must overwrite all of it */
     struct kn_group *group; /* replicas splitting this batch (nn/split.h), or NULL */
     int rank;               /* this replica's index in group */
 } kn_op_ctx;
@@ -48,7 +50,10 @@ typedef struct kn_op_ctx {
 enum {
     KN_OP_META_ONLY = 1u << 0,     /* forward reads input shapes only (Shape, Size) */
     KN_OP_NONDETERMINISTIC = 1u << 1, /* never constant-folded (random ops) */
-    KN_OP_VIEW = 1u << 2           /* output 0 may alias input 0's buffer (Reshape, Flatten...) */
+    KN_OP_VIEW = 1u << 2,          /* output 0 may alias input 0's buffer (Reshape, Flatten...) */
+    KN_OP_BWD_OVERWRITE = 1u << 3  /* backward honours gin_fresh: the first gradient into a
+                                    * buffer is written, not added to zeros (saves a memset
+                                    * and a read of the buffer per step) */
 };
 
 typedef struct kn_op_def {

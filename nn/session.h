@@ -29,7 +29,8 @@ typedef struct kn_session_opts {
      * each run on its own thread with single-threaded kernels; training sums the
      * slices' gradients (and BatchNormalization shares whole-batch statistics), so a
      * step is the whole batch's step up to float summation order. 0 or 1: off;
-     * KN_REPLICAS_AUTO: one per thread (kn_get_num_threads). Ignored, with the reason in
+     * KN_REPLICAS_AUTO: one per thread (kn_get_num_threads) for graphs with convolutions
+     * or pooling, off for GEMM-only graphs (faster op by op, measured). Ignored, with the reason in
      * kn_session_replicas, when the graph mixes batch rows, on other devices, and
      * when profiling. With replicas, kn_session_value/value_grad show replica 0's
      * slice; outputs, loss and parameter gradients are the whole batch's. */

@@ -5,6 +5,7 @@
 #include "helpers.h"
 #include "onnx/onnx.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -160,3 +161,58 @@ static void check_steady_state(kn_status (*build)(kn_graph *), int replicas)
 Test(train_step, mlp_steady_state_allocates_nothing) { check_steady_state(kn_model_mlp, 1); }
 Test(train_step, lenet_steady_state_allocates_nothing) { check_steady_state(kn_model_lenet, 1); }
 Test(train_step, split_steady_state_allocates_nothing) { check_steady_state(kn_model_lenet, 2); }
+
+/* A weight used by two Gemms (tied): the first gradient into its buffer is written
+ * (KN_OP_BWD_OVERWRITE, no zeroing), the second must add to it. Checked against
+ * central differences of the session's own loss, with and without replicas. */
+static void check_tied_weight(int replicas)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    kn_graph_seed(g, 3);
+    int x = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 4});
+    int t = kn_input(g, "t", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 4});
+    int w = kn_param_uniform(g, "w", 2, (int64_t[]){4, 4}, 0.5f);
+    int node, h = kn_node1(g, "Gemm", 2, (int[]){x, w}, &node);
+    T_OK(kn_node_set_int(g, node, "transB", 1));
+    h = kn_tanh(g, kn_node_done(g, h));
+    int y = kn_node1(g, "Gemm", 2, (int[]){h, w}, &node);
+    y = kn_output(g, kn_node_done(g, y));
+    kn_mse_loss(g, y, t);
+    T_OK(kn_graph_status(g));
+    kn_session_opts so = kn_session_defaults();
+    so.training = true;
+    so.replicas = replicas;
+    kn_session *s;
+    T_OK(kn_session_create(&s, g, &so));
+    kn_tensor xt = t_new_rand(4, -1, 1, 2, 8, 4), tt = t_new_rand(5, -1, 1, 2, 8, 4);
+    const kn_tensor *ins[2] = {&xt, &tt};
+    T_OK(kn_session_run(s, ins, 2));
+    cr_assert_eq(kn_session_last_run_split(s), replicas > 1);
+    T_OK(kn_session_backward(s));
+    cr_assert_eq(kn_session_num_params(s), 1);
+    const float *gw = kn_session_grad(s, 0)->data;
+    float analytic[16];
+    memcpy(analytic, gw, sizeof analytic);
+    float *wd = kn_session_param(s, 0)->data;
+    for (int i = 0; i < 16; i++) {
+        const float keep = wd[i], eps = 1e-2f;
+        wd[i] = keep + eps;
+        T_OK(kn_session_run(s, ins, 2));
+        const double up = kn_session_loss(s);
+        wd[i] = keep - eps;
+        T_OK(kn_session_run(s, ins, 2));
+        const double down = kn_session_loss(s);
+        wd[i] = keep;
+        const double numeric = (up - down) / (2.0 * eps);
+        cr_assert(fabs(analytic[i] - numeric) <= 2e-3 + 2e-2 * fabs(numeric), "dL/dw[%d] = %g, finite differences %g",
+                  i, analytic[i], numeric);
+    }
+    kn_session_free(s);
+    kn_tensor_release(&xt);
+    kn_tensor_release(&tt);
+    kn_graph_free(g);
+}
+
+Test(train_step, tied_weight_gradients_add_up) { check_tied_weight(1); }
+Test(train_step, tied_weight_gradients_add_up_split) { check_tied_weight(2); }

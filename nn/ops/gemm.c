@@ -122,20 +122,24 @@ static kn_status gemm_backward(kn_op_ctx *c)
     int64_t m = gy->shape[0], n = gy->shape[1], k = at.trans_a ? a->shape[0] : a->shape[1];
     const float *G = gy->data, *A = a->data, *B = b->data;
     int64_t lda = a->shape[1], ldb = b->shape[1];
+    /* accumulate (beta 1) into a gradient other nodes add to; overwrite (beta 0) a fresh one */
+    const float acc0 = c->gin_fresh && c->gin_fresh[0] ? 0.0f : 1.0f, acc1 = c->gin_fresh && c->gin_fresh[1] ? 0.0f : 1.0f;
     if (c->gin[0]) { /* dA */
         float *gA = c->gin[0]->data;
         if (!at.trans_a) /* gA[M,K] += alpha * G[M,N] op(B)^T */
-            KN_TRY(KN_KCALL(c->k, gemm, false, !at.trans_b, m, k, n, at.alpha, G, n, B, ldb, 1.0f, gA, k, NULL));
+            KN_TRY(KN_KCALL(c->k, gemm, false, !at.trans_b, m, k, n, at.alpha, G, n, B, ldb, acc0, gA, k, NULL));
         else /* gA[K,M] += alpha * op(B)[K,N] G^T */
-            KN_TRY(KN_KCALL(c->k, gemm, at.trans_b, true, k, m, n, at.alpha, B, ldb, G, n, 1.0f, gA, m, NULL));
+            KN_TRY(KN_KCALL(c->k, gemm, at.trans_b, true, k, m, n, at.alpha, B, ldb, G, n, acc0, gA, m, NULL));
     }
     if (c->gin[1]) { /* dB */
         float *gB = c->gin[1]->data;
         if (!at.trans_b) /* gB[K,N] += alpha * op(A)^T G */
-            KN_TRY(KN_KCALL(c->k, gemm, !at.trans_a, false, k, n, m, at.alpha, A, lda, G, n, 1.0f, gB, n, NULL));
+            KN_TRY(KN_KCALL(c->k, gemm, !at.trans_a, false, k, n, m, at.alpha, A, lda, G, n, acc1, gB, n, NULL));
         else /* gB[N,K] += alpha * G^T op(A) */
-            KN_TRY(KN_KCALL(c->k, gemm, true, at.trans_a, n, k, m, at.alpha, G, n, A, lda, 1.0f, gB, k, NULL));
+            KN_TRY(KN_KCALL(c->k, gemm, true, at.trans_a, n, k, m, at.alpha, G, n, A, lda, acc1, gB, k, NULL));
     }
+    if (cc && c->gin[2] && c->gin_fresh && c->gin_fresh[2]) /* small: zero it, then add the reduction */
+        KN_TRY(c->k->memset0(c->gin[2]->data, kn_tensor_bytes(c->gin[2])));
     if (cc && c->gin[2]) { /* dC = beta * G reduced over C's broadcast dims */
         int64_t cs[2] = {cc->ndim == 2 ? cc->shape[0] : 1, cc->ndim >= 1 ? cc->shape[cc->ndim - 1] : 1};
         int64_t full[2] = {m, n};
@@ -151,7 +155,7 @@ static kn_status gemm_backward(kn_op_ctx *c)
 
 const kn_op_def kn_op_gemm = {
     .name = "Gemm", .domain = "", .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
-    .infer = gemm_infer, .forward = gemm_forward, .backward = gemm_backward,
+    .flags = KN_OP_BWD_OVERWRITE, .infer = gemm_infer, .forward = gemm_forward, .backward = gemm_backward,
 };
 
 const kn_op_def kn_op_fused_gemm = {
