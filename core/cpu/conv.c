@@ -619,9 +619,12 @@ static void tm_pad(const kn_conv2d_desc *d, const float *restrict x, float *rest
             copy_row(buf + (ci * ph + iy + d->pad_t) * rs + d->pad_l, x + (ci * d->h + iy) * d->w, ncol);
 }
 
+/* Direct forward: OC output channels (<= 8) of one image from its padded planes, NV
+ * vectors of 16 output pixels per row (ow <= 16 * NV), all accumulated in registers:
+ * per tap, NV loads and OC weight broadcasts feed OC * NV FMAs. */
 static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_desc *d, int64_t k, const float *xp,
                                                              int64_t ph, int64_t rs, const float *w, float *y,
-                                                             const int OC)
+                                                             const int OC, const int NV)
 {
     const int64_t ow = d->ow, p = d->oh * ow, kh = d->kh, kw = d->kw;
     const __mmask16 m0 = ow >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << ow) - 1u);
@@ -634,53 +637,99 @@ static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_des
             for (int64_t ki = 0; ki < kh; ki++) {
                 const float *r = xp + (ci * ph + oy + ki) * rs, *wr = w + (ci * kh + ki) * kw;
                 for (int64_t kj = 0; kj < kw; kj++) {
-                    const __m512 v0 = _mm512_loadu_ps(r + kj), v1 = _mm512_loadu_ps(r + kj + 16);
+                    const __m512 v0 = _mm512_loadu_ps(r + kj);
+                    const __m512 v1 = NV > 1 ? _mm512_loadu_ps(r + kj + 16) : v0;
                     #pragma GCC unroll 8
                     for (int o = 0; o < OC; o++) {
                         const __m512 wv = _mm512_set1_ps(wr[o * k + kj]);
                         a0[o] = _mm512_fmadd_ps(wv, v0, a0[o]);
-                        a1[o] = _mm512_fmadd_ps(wv, v1, a1[o]);
+                        if (NV > 1) a1[o] = _mm512_fmadd_ps(wv, v1, a1[o]);
                     }
                 }
             }
         #pragma GCC unroll 8
         for (int o = 0; o < OC; o++) {
             _mm512_mask_storeu_ps(y + o * p + oy * ow, m0, a0[o]);
-            if (m1) _mm512_mask_storeu_ps(y + o * p + oy * ow + 16, m1, a1[o]);
+            if (NV > 1 && m1) _mm512_mask_storeu_ps(y + o * p + oy * ow + 16, m1, a1[o]);
         }
     }
 }
 
-static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, const float *w, float *y,
-                        const kn_epilogue *ep)
+/* Output channels [o0, o0 + oc) of one padded image. */
+static void tm_fwd_block(const kn_conv2d_desc *d, int64_t k, const float *xp, int64_t ph, int64_t rs,
+                         const float *w, float *y, int64_t oc)
 {
-    const int64_t n = d->n, c = d->c, oc = d->oc, p = g->p, hw = g->hw, rs = 32 + d->kw, ph = d->oh + d->kh - 1;
+    const bool two = d->ow > 16;
+    switch (oc * 2 + two) {
+    case 2: tm_fwd_img(d, k, xp, ph, rs, w, y, 1, 1); break;
+    case 3: tm_fwd_img(d, k, xp, ph, rs, w, y, 1, 2); break;
+    case 4: tm_fwd_img(d, k, xp, ph, rs, w, y, 2, 1); break;
+    case 5: tm_fwd_img(d, k, xp, ph, rs, w, y, 2, 2); break;
+    case 6: tm_fwd_img(d, k, xp, ph, rs, w, y, 3, 1); break;
+    case 7: tm_fwd_img(d, k, xp, ph, rs, w, y, 3, 2); break;
+    case 8: tm_fwd_img(d, k, xp, ph, rs, w, y, 4, 1); break;
+    case 9: tm_fwd_img(d, k, xp, ph, rs, w, y, 4, 2); break;
+    case 10: tm_fwd_img(d, k, xp, ph, rs, w, y, 5, 1); break;
+    case 11: tm_fwd_img(d, k, xp, ph, rs, w, y, 5, 2); break;
+    case 12: tm_fwd_img(d, k, xp, ph, rs, w, y, 6, 1); break;
+    case 13: tm_fwd_img(d, k, xp, ph, rs, w, y, 6, 2); break;
+    case 14: tm_fwd_img(d, k, xp, ph, rs, w, y, 7, 1); break;
+    case 15: tm_fwd_img(d, k, xp, ph, rs, w, y, 7, 2); break;
+    case 16: tm_fwd_img(d, k, xp, ph, rs, w, y, 8, 1); break;
+    default: tm_fwd_img(d, k, xp, ph, rs, w, y, 8, 2); break;
+    }
+}
+
+/* The direct forward (any oc, in blocks of 8) applies to groups of 1, stride and dilation
+ * 1, 3/5/7-wide kernels and rows of at most 32 outputs; above DIRECT_MAX_OC output
+ * channels im2col + GEMM keeps OpenBLAS's larger blocks. */
+#define DIRECT_MAX_OC 64
+static bool tm_fwd_ok(const kn_conv2d_desc *d, const geom *g)
+{
+    return !g->direct && d->group == 1 && d->oc <= DIRECT_MAX_OC && d->stride_h == 1 && d->stride_w == 1 &&
+           d->dil_h == 1 && d->dil_w == 1 && d->ow <= 32 && d->pad_t >= 0 && d->pad_l >= 0 && d->kh <= 7 &&
+           (d->kw == 3 || d->kw == 5 || d->kw == 7);
+}
+
+/* Padded-plane floats per thread for the direct forward (rows of 16 or 32 outputs plus the
+ * kernel's reach). */
+static int64_t tm_fwd_floats(const kn_conv2d_desc *d)
+{
+    return d->c * (d->oh + d->kh - 1) * ((d->ow > 16 ? 32 : 16) + d->kw);
+}
+
+static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, const float *w, float *y,
+                        const kn_epilogue *ep, float *ws, int64_t ws_per_thread)
+{
+    const int64_t n = d->n, c = d->c, oc = d->oc, p = g->p, hw = g->hw, ph = d->oh + d->kh - 1;
+    const int64_t rs = (d->ow > 16 ? 32 : 16) + d->kw, nblk = (oc + 7) / 8;
     kn_epilogue e = {0};
     if (ep) e = *ep;
     e.bias_per_row = true;
-#pragma omp parallel if (n > 1 && conv_threads() > 1)
+    /* several images: one thread per image range; one image: threads split the channel
+     * blocks, when there is enough work to pay for the fork (dwsep's 1->16 stem at batch 1,
+     * 113k multiply-adds, ran 35 us forked against 26 us on one thread) */
+    const bool by_image = n > 1;
+    const bool par = conv_threads() > 1 && (n > 1 || (nblk > 1 && oc * g->k * p >= (1 << 20)));
+#pragma omp parallel if (par)
     {
         const int t = conv_tid(), T = omp_get_num_threads();
-        const int64_t i0 = n * t / T, i1 = n * (t + 1) / T;
-        float buf[TM_PAD_MAX] __attribute__((aligned(64)));
-        memset(buf, 0, sizeof(float) * (size_t)(c * ph * rs));
-        for (int64_t i = i0; i < i1; i++) {
+        const int64_t i0 = by_image ? n * t / T : 0, i1 = by_image ? n * (t + 1) / T : n;
+        const int64_t b0 = by_image ? 0 : nblk * t / T, b1 = by_image ? nblk : nblk * (t + 1) / T;
+        float *buf = ws + t * ws_per_thread;
+        if (i1 > i0 && b1 > b0) memset(buf, 0, sizeof(float) * (size_t)(c * ph * rs));
+        for (int64_t i = i0; i < i1 && b1 > b0; i++) {
             tm_pad(d, x + i * c * hw, buf, ph, rs);
             float *yi = y + i * oc * p;
-            switch (oc) {
-            case 1: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 1); break;
-            case 2: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 2); break;
-            case 3: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 3); break;
-            case 4: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 4); break;
-            case 5: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 5); break;
-            case 6: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 6); break;
-            case 7: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 7); break;
-            default: tm_fwd_img(d, g->k, buf, ph, rs, w, yi, 8); break;
-            }
-            if (ep) {
-                kn_epilogue ei = e;
-                if (ei.residual) ei.residual += i * oc * p;
-                kn_cpu_epilogue(oc, p, yi, p, &ei);
+            for (int64_t bl = b0; bl < b1; bl++) {
+                const int64_t o0 = bl * 8, ob = oc - o0 < 8 ? oc - o0 : 8;
+                tm_fwd_block(d, g->k, buf, ph, rs, w + o0 * g->k, yi + o0 * p, ob);
+                if (ep) {
+                    kn_epilogue ei = e;
+                    if (ei.bias) ei.bias += o0;
+                    if (ei.residual) ei.residual += i * oc * p + o0 * p;
+                    kn_cpu_epilogue(ob, p, yi + o0 * p, p, &ei);
+                }
             }
         }
     }
@@ -782,7 +831,11 @@ static int64_t filter_batch(const kn_conv2d_desc *d, const geom *g)
 static int64_t thread_floats(const kn_conv2d_desc *d, const geom *g)
 {
     const int64_t nb = filter_batch(d, g), fb = nb > 1 ? nb * (g->k + g->ocg) * g->p : 0;
-    return col_floats(g) > fb ? col_floats(g) : fb;
+    int64_t f = col_floats(g) > fb ? col_floats(g) : fb;
+#if defined(__AVX512F__)
+    if (tm_fwd_ok(d, g) && tm_fwd_floats(d) > f) f = tm_fwd_floats(d);
+#endif
+    return (f + 15) / 16 * 16; /* whole cache lines: threads' blocks stay 64-byte aligned */
 }
 
 size_t kn_cpu_conv2d_workspace(const kn_conv2d_desc *d)
@@ -840,7 +893,7 @@ kn_status kn_cpu_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const float
     KN_TRY(check_desc(d, &g));
     if (is_depthwise(d, &g)) return dw_fwd(d, &g, x, w, y, ep);
 #if defined(__AVX512F__)
-    if (is_tiny(d, &g)) return tm_fwd(d, &g, x, w, y, ep);
+    if (tm_fwd_ok(d, &g)) return tm_fwd(d, &g, x, w, y, ep, ws, thread_floats(d, &g));
 #endif
     if (d->n == 1 && conv_threads() > 1 && d->oh > 1 && g.ocg * g.k * g.p * d->group >= (1 << 20)) return fwd_split_rows(d, &g, x, w, y, ep, ws);
     const int64_t n = d->n, c = d->c, oc = d->oc, cg = g.cg, ocg = g.ocg, k = g.k, p = g.p, hw = g.hw;
