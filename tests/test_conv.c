@@ -181,6 +181,15 @@ Test(conv_kernel, direct_forward_shapes)
     check_kernels(DESC(.n = 2, .c = 2, .h = 17, .w = 17, .oc = 9, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
     check_kernels(DESC(.n = 2, .c = 4, .h = 20, .w = 30, .oc = 24, .kh = 7, .kw = 7, .pad_t = 0, .pad_l = 3, .pad_b = 2, .pad_r = 1));
     check_kernels(DESC(.n = 1, .c = 24, .h = 30, .w = 31, .oc = 40, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    /* stride 2 (phase-split rows): both axes, one axis, odd and even left pads, 7x7 */
+    check_kernels(DESC(.n = 2, .c = 3, .h = 15, .w = 29, .oc = 10, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 1,
+                       .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_kernels(DESC(.n = 2, .c = 2, .h = 9, .w = 64, .oc = 9, .kh = 5, .kw = 5, .stride_h = 1, .stride_w = 2, .pad_t = 2,
+                       .pad_l = 2, .pad_b = 2, .pad_r = 1));
+    check_kernels(DESC(.n = 3, .c = 2, .h = 20, .w = 13, .oc = 6, .kh = 5, .kw = 3, .stride_h = 2, .stride_w = 1, .pad_t = 0,
+                       .pad_l = 0, .pad_b = 1, .pad_r = 0));
+    check_kernels(DESC(.n = 1, .c = 16, .h = 28, .w = 28, .oc = 32, .kh = 7, .kw = 7, .stride_h = 2, .stride_w = 2, .pad_t = 3,
+                       .pad_l = 3, .pad_b = 3, .pad_r = 3));
     kn_set_num_threads(before);
 }
 Test(conv_kernel, one_dimensional)

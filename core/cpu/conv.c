@@ -623,10 +623,11 @@ static void tm_pad(const kn_conv2d_desc *d, const float *restrict x, float *rest
  * vectors of 16 output pixels per row (ow <= 16 * NV), all accumulated in registers:
  * per tap, NV loads and OC weight broadcasts feed OC * NV FMAs. */
 static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_desc *d, int64_t k, const float *xp,
-                                                             int64_t ph, int64_t rs, const float *w, float *y,
-                                                             const int OC, const int NV)
+                                                             int64_t ph, int64_t rs, const int64_t *off,
+                                                             const float *w, float *y, const int OC, const int NV,
+                                                             const int KW)
 {
-    const int64_t ow = d->ow, p = d->oh * ow, kh = d->kh, kw = d->kw;
+    const int64_t ow = d->ow, p = d->oh * ow, kh = d->kh, kw = KW, sh = d->stride_h;
     const __mmask16 m0 = ow >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << ow) - 1u);
     const __mmask16 m1 = ow > 16 ? (__mmask16)((1u << (ow - 16)) - 1u) : (__mmask16)0;
     for (int64_t oy = 0; oy < d->oh; oy++) {
@@ -635,10 +636,11 @@ static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_des
         for (int o = 0; o < OC; o++) a0[o] = a1[o] = _mm512_setzero_ps();
         for (int64_t ci = 0; ci < d->c; ci++)
             for (int64_t ki = 0; ki < kh; ki++) {
-                const float *r = xp + (ci * ph + oy + ki) * rs, *wr = w + (ci * kh + ki) * kw;
+                const float *r = xp + (ci * ph + oy * sh + ki) * rs, *wr = w + (ci * kh + ki) * kw;
+                #pragma GCC unroll 7
                 for (int64_t kj = 0; kj < kw; kj++) {
-                    const __m512 v0 = _mm512_loadu_ps(r + kj);
-                    const __m512 v1 = NV > 1 ? _mm512_loadu_ps(r + kj + 16) : v0;
+                    const __m512 v0 = _mm512_loadu_ps(r + off[kj]);
+                    const __m512 v1 = NV > 1 ? _mm512_loadu_ps(r + off[kj] + 16) : v0;
                     #pragma GCC unroll 8
                     for (int o = 0; o < OC; o++) {
                         const __m512 wv = _mm512_set1_ps(wr[o * k + kj]);
@@ -655,54 +657,116 @@ static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_des
     }
 }
 
-/* Output channels [o0, o0 + oc) of one padded image. */
+/* Output channels [o0, o0 + oc) of one padded image: the kernel specialised on the
+ * block's channel count, vectors per row and kernel width (unrolled taps). */
+#define TM_FWD_KW(OC, NV)                                                           \
+    do {                                                                            \
+        if (d->kw == 3) tm_fwd_img(d, k, xp, ph, rs, off, w, y, OC, NV, 3);         \
+        else if (d->kw == 5) tm_fwd_img(d, k, xp, ph, rs, off, w, y, OC, NV, 5);    \
+        else tm_fwd_img(d, k, xp, ph, rs, off, w, y, OC, NV, 7);                    \
+    } while (0)
 static void tm_fwd_block(const kn_conv2d_desc *d, int64_t k, const float *xp, int64_t ph, int64_t rs,
-                         const float *w, float *y, int64_t oc)
+                         const int64_t *off, const float *w, float *y, int64_t oc)
 {
     const bool two = d->ow > 16;
     switch (oc * 2 + two) {
-    case 2: tm_fwd_img(d, k, xp, ph, rs, w, y, 1, 1); break;
-    case 3: tm_fwd_img(d, k, xp, ph, rs, w, y, 1, 2); break;
-    case 4: tm_fwd_img(d, k, xp, ph, rs, w, y, 2, 1); break;
-    case 5: tm_fwd_img(d, k, xp, ph, rs, w, y, 2, 2); break;
-    case 6: tm_fwd_img(d, k, xp, ph, rs, w, y, 3, 1); break;
-    case 7: tm_fwd_img(d, k, xp, ph, rs, w, y, 3, 2); break;
-    case 8: tm_fwd_img(d, k, xp, ph, rs, w, y, 4, 1); break;
-    case 9: tm_fwd_img(d, k, xp, ph, rs, w, y, 4, 2); break;
-    case 10: tm_fwd_img(d, k, xp, ph, rs, w, y, 5, 1); break;
-    case 11: tm_fwd_img(d, k, xp, ph, rs, w, y, 5, 2); break;
-    case 12: tm_fwd_img(d, k, xp, ph, rs, w, y, 6, 1); break;
-    case 13: tm_fwd_img(d, k, xp, ph, rs, w, y, 6, 2); break;
-    case 14: tm_fwd_img(d, k, xp, ph, rs, w, y, 7, 1); break;
-    case 15: tm_fwd_img(d, k, xp, ph, rs, w, y, 7, 2); break;
-    case 16: tm_fwd_img(d, k, xp, ph, rs, w, y, 8, 1); break;
-    default: tm_fwd_img(d, k, xp, ph, rs, w, y, 8, 2); break;
+    case 2: TM_FWD_KW(1, 1); break;
+    case 3: TM_FWD_KW(1, 2); break;
+    case 4: TM_FWD_KW(2, 1); break;
+    case 5: TM_FWD_KW(2, 2); break;
+    case 6: TM_FWD_KW(3, 1); break;
+    case 7: TM_FWD_KW(3, 2); break;
+    case 8: TM_FWD_KW(4, 1); break;
+    case 9: TM_FWD_KW(4, 2); break;
+    case 10: TM_FWD_KW(5, 1); break;
+    case 11: TM_FWD_KW(5, 2); break;
+    case 12: TM_FWD_KW(6, 1); break;
+    case 13: TM_FWD_KW(6, 2); break;
+    case 14: TM_FWD_KW(7, 1); break;
+    case 15: TM_FWD_KW(7, 2); break;
+    case 16: TM_FWD_KW(8, 1); break;
+    default: TM_FWD_KW(8, 2); break;
     }
 }
+#undef TM_FWD_KW
 
-/* The direct forward (any oc, in blocks of 8) applies to groups of 1, stride and dilation
- * 1, 3/5/7-wide kernels and rows of at most 32 outputs; above DIRECT_MAX_OC output
- * channels im2col + GEMM keeps OpenBLAS's larger blocks. */
+/* The direct forward (any oc, in blocks of 8) applies to groups of 1, strides 1 or 2,
+ * dilation 1, 3/5/7-wide kernels and rows of at most 32 outputs; above DIRECT_MAX_OC
+ * output channels im2col + GEMM keeps OpenBLAS's larger blocks. */
 #define DIRECT_MAX_OC 64
 static bool tm_fwd_ok(const kn_conv2d_desc *d, const geom *g)
 {
-    return !g->direct && d->group == 1 && d->oc <= DIRECT_MAX_OC && d->stride_h == 1 && d->stride_w == 1 &&
-           d->dil_h == 1 && d->dil_w == 1 && d->ow <= 32 && d->pad_t >= 0 && d->pad_l >= 0 && d->kh <= 7 &&
-           (d->kw == 3 || d->kw == 5 || d->kw == 7);
+    return !g->direct && d->group == 1 && d->oc <= DIRECT_MAX_OC && (d->stride_h == 1 || d->stride_h == 2) &&
+           (d->stride_w == 1 || d->stride_w == 2) && d->dil_h == 1 && d->dil_w == 1 && d->ow <= 32 &&
+           d->pad_t >= 0 && d->pad_l >= 0 && d->kh <= 7 && (d->kw == 3 || d->kw == 5 || d->kw == 7);
 }
 
-/* Padded-plane floats per thread for the direct forward (rows of 16 or 32 outputs plus the
- * kernel's reach). */
+/* Padded planes of the direct forward: ph rows of rs floats per channel. A row holds the
+ * padded input columns one vector block (16 or 32 outputs) plus the kernel's reach needs;
+ * with stride 2 it holds them phase-split, even columns then odd ones (`half` floats
+ * each), so every tap of 16 strided outputs is one contiguous load. */
+typedef struct tm_geom { int64_t ph, rs, half; } tm_geom;
+static tm_geom tm_fwd_geom(const kn_conv2d_desc *d)
+{
+    const int64_t span = d->ow > 16 ? 32 : 16;
+    tm_geom t = {.ph = (d->oh - 1) * d->stride_h + d->kh};
+    if (d->stride_w == 1) {
+        t.rs = span + d->kw;
+    } else {
+        t.half = span + (d->kw + 1) / 2;
+        t.rs = 2 * t.half;
+    }
+    return t;
+}
+
 static int64_t tm_fwd_floats(const kn_conv2d_desc *d)
 {
-    return d->c * (d->oh + d->kh - 1) * ((d->ow > 16 ? 32 : 16) + d->kw);
+    const tm_geom t = tm_fwd_geom(d);
+    return d->c * t.ph * t.rs;
+}
+
+/* The padded planes of one image for the direct forward (zeroed once per thread: cells
+ * outside the copied window are never written). */
+static void tm_fwd_pad(const kn_conv2d_desc *d, const tm_geom *t, const float *restrict x, float *restrict buf)
+{
+    if (d->stride_w == 1) {
+        tm_pad(d, x, buf, t->ph, t->rs);
+        return;
+    }
+    int64_t nrow = t->ph - d->pad_t < d->h ? t->ph - d->pad_t : d->h;
+    int64_t ncol = (d->ow - 1) * 2 + d->kw - d->pad_l < d->w ? (d->ow - 1) * 2 + d->kw - d->pad_l : d->w;
+    if (nrow < 0) nrow = 0;
+    if (ncol < 0) ncol = 0;
+    /* 32 source columns at a time: the even ones land in one phase, the odd ones in the
+     * other (which is which depends on the left pad's parity) */
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const int64_t pe = d->pad_l & 1, po = pe ^ 1;
+    for (int64_t ci = 0; ci < d->c; ci++)
+        for (int64_t iy = 0; iy < nrow; iy++) {
+            float *restrict row = buf + (ci * t->ph + iy + d->pad_t) * t->rs;
+            const float *restrict src = x + (ci * d->h + iy) * d->w;
+            for (int64_t ix = 0; ix < ncol; ix += 32) {
+                const int64_t left = ncol - ix, n0 = left < 16 ? left : 16, n1 = left - 16 < 0 ? 0 : (left - 16 < 16 ? left - 16 : 16);
+                const __m512 lo = _mm512_maskz_loadu_ps((__mmask16)((1u << n0) - 1u), src + ix);
+                const __m512 hi = _mm512_maskz_loadu_ps((__mmask16)((1u << n1) - 1u), src + ix + 16);
+                const int64_t cnt = n0 + n1, ne = (cnt + 1) / 2, no = cnt / 2;
+                _mm512_mask_storeu_ps(row + pe * t->half + ((ix + d->pad_l) >> 1), (__mmask16)((1u << ne) - 1u),
+                                      _mm512_permutex2var_ps(lo, even, hi));
+                _mm512_mask_storeu_ps(row + po * t->half + ((ix + 1 + d->pad_l) >> 1), (__mmask16)((1u << no) - 1u),
+                                      _mm512_permutex2var_ps(lo, odd, hi));
+            }
+        }
 }
 
 static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, const float *w, float *y,
                         const kn_epilogue *ep, float *ws, int64_t ws_per_thread)
 {
-    const int64_t n = d->n, c = d->c, oc = d->oc, p = g->p, hw = g->hw, ph = d->oh + d->kh - 1;
-    const int64_t rs = (d->ow > 16 ? 32 : 16) + d->kw, nblk = (oc + 7) / 8;
+    const int64_t n = d->n, c = d->c, oc = d->oc, p = g->p, hw = g->hw, nblk = (oc + 7) / 8;
+    const tm_geom tg = tm_fwd_geom(d);
+    const int64_t ph = tg.ph, rs = tg.rs;
+    int64_t off[7]; /* where tap kj's 16 outputs start in a padded row */
+    for (int64_t kj = 0; kj < d->kw; kj++) off[kj] = d->stride_w == 1 ? kj : (kj & 1) * tg.half + (kj >> 1);
     kn_epilogue e = {0};
     if (ep) e = *ep;
     e.bias_per_row = true;
@@ -710,7 +774,7 @@ static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
      * blocks, when there is enough work to pay for the fork (dwsep's 1->16 stem at batch 1,
      * 113k multiply-adds, ran 35 us forked against 26 us on one thread) */
     const bool by_image = n > 1;
-    const bool par = conv_threads() > 1 && (n > 1 || (nblk > 1 && oc * g->k * p >= (1 << 20)));
+    const bool par = conv_threads() > 1 && (n > 1 || (nblk > 1 && oc * g->k * p >= (1 << 18)));
 #pragma omp parallel if (par)
     {
         const int t = conv_tid(), T = omp_get_num_threads();
@@ -719,11 +783,11 @@ static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
         float *buf = ws + t * ws_per_thread;
         if (i1 > i0 && b1 > b0) memset(buf, 0, sizeof(float) * (size_t)(c * ph * rs));
         for (int64_t i = i0; i < i1 && b1 > b0; i++) {
-            tm_pad(d, x + i * c * hw, buf, ph, rs);
+            tm_fwd_pad(d, &tg, x + i * c * hw, buf);
             float *yi = y + i * oc * p;
             for (int64_t bl = b0; bl < b1; bl++) {
                 const int64_t o0 = bl * 8, ob = oc - o0 < 8 ? oc - o0 : 8;
-                tm_fwd_block(d, g->k, buf, ph, rs, w + o0 * g->k, yi + o0 * p, ob);
+                tm_fwd_block(d, g->k, buf, ph, rs, off, w + o0 * g->k, yi + o0 * p, ob);
                 if (ep) {
                     kn_epilogue ei = e;
                     if (ei.bias) ei.bias += o0;
