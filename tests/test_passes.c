@@ -238,3 +238,48 @@ Test(passes, hardsigmoid_times_x_becomes_hardswish)
     cr_assert_eq(count_op(g, "HardSigmoid"), 1);
     kn_graph_free(g);
 }
+
+/* Constant Gemm weights are stored transposed (transB 1 -> 0) at level 2, in a new
+ * initializer; a B fed by the caller is left alone. */
+Test(passes, gemm_weights_pretransposed)
+{
+    kn_graph *g = mlp_graph();
+    kn_graph *c;
+    T_OK(kn_graph_clone(&c, g));
+    kn_pass_report r;
+    T_OK(kn_graph_optimize(c, 2, NULL, &r));
+    int changes = -1;
+    for (int i = 0; i < r.n; i++)
+        if (!strcmp(r.passes[i].name, "pretranspose_gemm")) changes = r.passes[i].changes;
+    cr_assert_eq(changes, 3);
+    bool checked = false;
+    for (int i = 0; i < c->n_nodes; i++) {
+        const kn_node *n = &c->nodes[i];
+        if (n->dead || !strstr(n->op_type, "Gemm")) continue;
+        int64_t tb = -1;
+        T_OK(kn_attr_int(n, "transB", 0, &tb));
+        cr_assert_eq(tb, 0, "%s still has transB", n->name);
+        const kn_value *w = &c->values[n->inputs[1]], *orig = &g->values[kn_graph_find_value(g, "fc1.weight")];
+        if (strstr(n->name, "fc1") == n->name) { /* W^T [8, 16] of fc1.weight [16, 8] */
+            cr_assert(w->data.shape[0] == 8 && w->data.shape[1] == 16);
+            cr_assert_eq(((float *)w->data.data)[1 * 16 + 2], ((float *)orig->data.data)[2 * 8 + 1]);
+            checked = true;
+        }
+    }
+    cr_assert(checked, "no Gemm node named fc1...");
+    run_and_compare(g, 2, NULL, 6);
+    kn_graph_free(c);
+    kn_graph_free(g);
+    /* B from a graph input: nothing to transpose ahead of time */
+    T_OK(kn_graph_create(&g));
+    int x = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 8});
+    int b = kn_input(g, "b", KN_FLOAT, 2, (int64_t[]){4, 8});
+    int node, y = kn_node1(g, "Gemm", 2, (int[]){x, b}, &node);
+    T_OK(kn_node_set_int(g, node, "transB", 1));
+    kn_output(g, kn_node_done(g, y));
+    T_OK(kn_graph_optimize(g, 2, NULL, &r));
+    int64_t tb = -1;
+    T_OK(kn_attr_int(&g->nodes[node], "transB", 0, &tb));
+    cr_assert_eq(tb, 1);
+    kn_graph_free(g);
+}

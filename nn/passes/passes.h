@@ -6,7 +6,8 @@
  *   level 2: level 1 + fold_batchnorm (into Conv/Gemm), fuse_residual
  *            (Conv + Add -> kiln.FusedConv with Z), fuse_hardswish (x * HardSigmoid(x)
  *            -> HardSwish), fuse_activation (Conv/Gemm +
- *            Relu/LeakyRelu/Clip/Sigmoid/HardSwish/Tanh -> kiln.Fused*); the
+ *            Relu/LeakyRelu/Clip/Sigmoid/HardSwish/Tanh -> kiln.Fused*),
+ *            pretranspose_gemm (constant Gemm weights stored as B, not B^T); the
  *            session adds memory planning at level 2.
  *
  * Each pass matches only when it is safe: the intermediate it removes has no
@@ -51,6 +52,7 @@ kn_status kn_pass_fold_batchnorm(kn_graph *g, int *changes);
 kn_status kn_pass_fuse_residual(kn_graph *g, int *changes);
 kn_status kn_pass_fuse_hardswish(kn_graph *g, int *changes);
 kn_status kn_pass_fuse_activation(kn_graph *g, int *changes);
+kn_status kn_pass_pretranspose_gemm(kn_graph *g, int *changes);
 
 /* Shared helpers (nn/passes/util.c). */
 /* The only live consumer node of value v, or -1 when it has none or several. */
