@@ -78,7 +78,7 @@ $(BUILD)/obj/%.o: %.c $(PB_H)
 $(BUILD)/obj/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
 	@echo "  NVCC    $<"
-	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(Q)$(NVCC) $(NVCCFLAGS) -MD -MF $(@:.o=.d) -c $< -o $@
 
 $(LIBA): $(LIB_OBJS)
 	@rm -f $@
