@@ -17,6 +17,7 @@ Prints Markdown tables (paste into BENCHMARKS.md) and writes the raw JSON.
 """
 import argparse
 import json
+import re
 import os
 import platform
 import statistics
@@ -51,7 +52,9 @@ def kiln_train(kiln, model, threads):
         raise RuntimeError("kiln train failed: " + p.stderr[-800:])
     r = json.load(open(report))
     ep = r["epochs"][0]
-    return {"samples_per_second": ep["samples_per_second"], "test_accuracy": ep["test_accuracy"], "seconds": ep["seconds"]}
+    spin = re.search(r"GOMP_SPINCOUNT (\d+)", p.stderr)  # the wait policy the CLI chose from the load
+    return {"samples_per_second": ep["samples_per_second"], "test_accuracy": ep["test_accuracy"], "seconds": ep["seconds"],
+            "gomp_spincount": int(spin.group(1)) if spin else None}
 
 
 def torch_train(model, threads):

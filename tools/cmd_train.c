@@ -171,8 +171,10 @@ int kn_cmd_train(int argc, char **argv)
     progress_state ps = {.tty = isatty(2), .epochs = a.epochs};
     double final_acc = 0;
     int done = 0;
-    fprintf(stderr, "kiln train: %s, %d epochs, batch %lld, %s lr %g, %d threads, %s\n", a.model, a.epochs,
-            (long long)a.batch, a.optimizer, (double)a.lr, kn_get_num_threads(), kn_device_name(device));
+    const char *spin = getenv("GOMP_SPINCOUNT");
+    fprintf(stderr, "kiln train: %s, %d epochs, batch %lld, %s lr %g, %d threads%s%s%s, %s\n", a.model, a.epochs,
+            (long long)a.batch, a.optimizer, (double)a.lr, kn_get_num_threads(), spin ? " (GOMP_SPINCOUNT " : "",
+            spin ? spin : "", spin ? ")" : "", kn_device_name(device));
     if (train) {
         const char *why;
         int r = kn_session_replicas(train, &why);
