@@ -250,6 +250,26 @@ Test(dataset, loads_scaled_pixels_and_labels, .init = make_tmpdir, .fini = clean
     cr_assert_eq(count, 3);
     cr_assert(!memcmp(x->data, ds.images.data, sizeof(float) * 6), "batch differs from the images");
     kn_batch_iter_free(it);
+    /* every byte value converts to exactly what the loader made */
+    {
+        const char *ip2 = tpath("all.gz"), *lp2 = tpath("all_l");
+        uint8_t px[256], lb[4] = {0, 1, 2, 3};
+        for (int i = 0; i < 256; i++) px[i] = (uint8_t)i;
+        write_idx(ip2, true, 3, (uint32_t[]){4, 8, 8}, px, 256);
+        write_idx(lp2, false, 1, (uint32_t[]){4}, lb, 4);
+        kn_dataset all;
+        T_OK(kn_dataset_load(&all, ip2, lp2, 10));
+        kn_batch_opts o4 = kn_batch_defaults();
+        o4.batch_size = 4;
+        o4.shuffle = false;
+        kn_batch_iter *it4;
+        T_OK(kn_batch_iter_create(&it4, &all, &o4));
+        T_OK(kn_batch_next(it4, &x, &y, &count));
+        const float *bx = x->data;
+        for (int i = 0; i < 256; i++) cr_assert_eq(bx[i], (float)i / 255.0f, "pixel %d: %a", i, (double)bx[i]);
+        kn_batch_iter_free(it4);
+        kn_dataset_release(&all);
+    }
     /* pixels that do not match the images are refused, not read past */
     kn_tensor keep = ds.pixels;
     T_OK(kn_tensor_view(&ds.pixels, &keep, 1, (int64_t[]){4}, 0));
