@@ -239,8 +239,9 @@ Test(passes, hardsigmoid_times_x_becomes_hardswish)
     kn_graph_free(g);
 }
 
-/* Constant Gemm weights are stored transposed (transB 1 -> 0) at level 2, in a new
- * initializer; a B fed by the caller is left alone. */
+/* Constant Gemm weights with a multiple of 16 outputs are stored transposed (transB
+ * 1 -> 0) at level 2, in a new initializer; fc3 (4 outputs) and a B fed by the caller
+ * are left alone. */
 Test(passes, gemm_weights_pretransposed)
 {
     kn_graph *g = mlp_graph();
@@ -251,14 +252,14 @@ Test(passes, gemm_weights_pretransposed)
     int changes = -1;
     for (int i = 0; i < r.n; i++)
         if (!strcmp(r.passes[i].name, "pretranspose_gemm")) changes = r.passes[i].changes;
-    cr_assert_eq(changes, 3);
+    cr_assert_eq(changes, 2);
     bool checked = false;
     for (int i = 0; i < c->n_nodes; i++) {
         const kn_node *n = &c->nodes[i];
         if (n->dead || !strstr(n->op_type, "Gemm")) continue;
         int64_t tb = -1;
         T_OK(kn_attr_int(n, "transB", 0, &tb));
-        cr_assert_eq(tb, 0, "%s still has transB", n->name);
+        cr_assert_eq(tb, strstr(n->name, "fc3") == n->name ? 1 : 0, "%s: transB %lld", n->name, (long long)tb);
         const kn_value *w = &c->values[n->inputs[1]], *orig = &g->values[kn_graph_find_value(g, "fc1.weight")];
         if (strstr(n->name, "fc1") == n->name) { /* W^T [8, 16] of fc1.weight [16, 8] */
             cr_assert(w->data.shape[0] == 8 && w->data.shape[1] == 16);

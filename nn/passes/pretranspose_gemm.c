@@ -3,7 +3,10 @@
  * plain one on every call (64x784x128: 116 us as NT, 97 us as NN, one thread; 64x128x64:
  * 9.9 us against 5.3 us), and the weights of an inference graph never change, so the pass
  * transposes them once: a new initializer W^T [K, N] (initializers are never changed in
- * place: they may be shared) and transB=0. The result is a standard ONNX Gemm. */
+ * place: they may be shared) and transB=0. The result is a standard ONNX Gemm.
+ * Only for N a multiple of 16: OpenBLAS's unpacked small-M kernels then win at every batch
+ * measured (N = 128, 64: M = 1..64), while for other widths the plain B loses at small
+ * batches (400->120 at M = 1: 2.28 us against 1.28 us; 64->10 at every M). */
 #include "nn/passes/passes.h"
 
 #include <stdio.h>
@@ -19,6 +22,7 @@ static kn_status transpose_b(kn_graph *g, int ni, bool *changed)
     const kn_tensor *b = &g->values[n->inputs[1]].data;
     if (b->dtype != KN_FLOAT || b->ndim != 2 || !b->data) return KN_OK;
     const int64_t rows = b->shape[0], cols = b->shape[1], shape[2] = {cols, rows};
+    if (rows % 16) return KN_OK;
     kn_tensor t;
     KN_TRY(kn_tensor_init(&t, KN_FLOAT, 2, shape));
     const float *src = b->data;
