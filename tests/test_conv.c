@@ -168,9 +168,9 @@ Test(conv_kernel, fast_path_shapes)
     check_kernels(DESC(.n = 3, .c = 2, .h = 9, .w = 10, .oc = 9, .kh = 3, .kw = 3));
     check_kernels(DESC(.n = 2, .c = 2, .h = 7, .w = 6, .oc = 12, .kh = 2, .kw = 4));
 }
-/* The direct forward over blocks of 8 output channels (groups 1, stride 1, kw 3/5/7,
- * rows of <= 32 outputs): remainder blocks, one vector per row (ow <= 16) and two, row
- * widths at the 16-lane boundary, asymmetric padding, and one image split by channel
+/* The direct forward over blocks of 8 output channels (groups 1, stride 1 or 2, kw
+ * 3/5/7, rows of <= 32 outputs): remainder blocks, one vector per row (ow <= 16) and two,
+ * row widths at the 16-lane boundary, asymmetric padding, and one image split by channel
  * blocks across threads. */
 Test(conv_kernel, direct_forward_shapes)
 {
@@ -178,7 +178,8 @@ Test(conv_kernel, direct_forward_shapes)
     kn_set_num_threads(2);
     check_kernels(DESC(.n = 3, .c = 5, .h = 14, .w = 14, .oc = 19, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
     check_kernels(DESC(.n = 2, .c = 3, .h = 16, .w = 16, .oc = 11, .kh = 5, .kw = 5, .pad_t = 2, .pad_l = 2, .pad_b = 2, .pad_r = 2));
-    check_kernels(DESC(.n = 2, .c = 2, .h = 17, .w = 17, .oc = 9, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_kernels(DESC(.n = 2, .c = 2, .h = 17, .w = 17, .oc = 7, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_kernels(DESC(.n = 2, .c = 2, .h = 9, .w = 25, .oc = 9, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
     check_kernels(DESC(.n = 2, .c = 4, .h = 20, .w = 30, .oc = 24, .kh = 7, .kw = 7, .pad_t = 0, .pad_l = 3, .pad_b = 2, .pad_r = 1));
     check_kernels(DESC(.n = 1, .c = 24, .h = 30, .w = 31, .oc = 40, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
     /* stride 2 (phase-split rows): both axes, one axis, odd and even left pads, 7x7 */
