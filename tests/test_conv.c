@@ -564,6 +564,11 @@ Test(conv_kernel, depthwise_direct_geometries)
                        .pad_t = 2, .pad_l = 3, .pad_b = 0, .pad_r = 1, .group = 6));
     check_kernels(DESC(.n = 2, .c = 4, .h = 15, .w = 33, .oc = 4, .kh = 5, .kw = 5, .stride_h = 3, .stride_w = 4,
                        .dil_w = 2, .pad_t = 1, .pad_l = 5, .pad_b = 2, .pad_r = 2, .group = 4));
+    /* 16 channels at a time (rows under 16 wide): a full and a partial block, stride 2, 7x7 */
+    check_kernels(DESC(.n = 3, .c = 20, .h = 14, .w = 14, .oc = 20, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                       .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1, .group = 20));
+    check_kernels(DESC(.n = 1, .c = 33, .h = 15, .w = 12, .oc = 33, .kh = 7, .kw = 7, .pad_t = 3, .pad_l = 3, .pad_b = 3,
+                       .pad_r = 3, .group = 33));
 }
 
 /* Every activation of the epilogue, with and without bias and residual, through the
@@ -579,6 +584,8 @@ Test(conv_kernel, epilogue_every_activation)
         DESC(.n = 2, .c = 4, .h = 9, .w = 8, .oc = 8, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1,
              .group = 4),
         DESC(.n = 2, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1),
+        DESC(.n = 2, .c = 20, .h = 9, .w = 8, .oc = 20, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1,
+             .group = 20),
     };
     for (size_t di = 0; di < sizeof descs / sizeof *descs; di++) {
         kn_conv2d_desc d = descs[di];

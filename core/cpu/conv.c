@@ -491,11 +491,132 @@ static bool dw_par(const kn_conv2d_desc *d, const geom *g)
     return conv_threads() > 1 && d->n * d->oc > 1 && d->n * d->oc * g->p * d->kh * d->kw > 65536;
 }
 
+#if defined(__AVX512F__)
+/* Depthwise over 16 channels at once, for planes too narrow to fill a vector per row
+ * (dwsep's 14- and 7-wide outputs left 5/16 to 9/16 of the lanes of the per-plane kernel
+ * idle, and a plane of 49 outputs was mostly loop overhead). Per image and block of 16
+ * channels: the padded input planes are transposed into pixel-major [row][col][16]
+ * (16x16 register transposes), every output pixel is then kh*kw full-width FMAs, and the
+ * [pixel][16] result is transposed back into the channel planes. */
+#define DWC_MAX 24576 /* floats of per-thread stack scratch (96 KiB) */
+
+/* r[i] (row i) <- column i of the 16x16 matrix whose rows were r[0..15]. */
+static inline __attribute__((always_inline)) void tr16x16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int gq = 0; gq < 4; gq++) { /* u[4g + j], 128-bit lane L: rows 4g..4g+3 of column 4L + j */
+        u[4 * gq + 0] = _mm512_shuffle_ps(t[4 * gq + 0], t[4 * gq + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * gq + 1] = _mm512_shuffle_ps(t[4 * gq + 0], t[4 * gq + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[4 * gq + 2] = _mm512_shuffle_ps(t[4 * gq + 1], t[4 * gq + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * gq + 3] = _mm512_shuffle_ps(t[4 * gq + 1], t[4 * gq + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int j = 0; j < 4; j++) {
+        const __m512 x0 = _mm512_shuffle_f32x4(u[j], u[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512 x1 = _mm512_shuffle_f32x4(u[j], u[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
+        const __m512 y0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512 y1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(3, 1, 3, 1));
+        r[j] = _mm512_shuffle_f32x4(x0, y0, _MM_SHUFFLE(2, 0, 2, 0));
+        r[4 + j] = _mm512_shuffle_f32x4(x1, y1, _MM_SHUFFLE(2, 0, 2, 0));
+        r[8 + j] = _mm512_shuffle_f32x4(x0, y0, _MM_SHUFFLE(3, 1, 3, 1));
+        r[12 + j] = _mm512_shuffle_f32x4(x1, y1, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
+
+typedef struct dwc_geom { int64_t ph, pw, nrow, ncol; } dwc_geom;
+
+static bool dwc_plan(const kn_conv2d_desc *d, const geom *g, dwc_geom *q)
+{
+    if (!is_depthwise(d, g) || d->oc != d->c || d->ow >= 16 || d->pad_t < 0 || d->pad_l < 0 || d->kh * d->kw > 64)
+        return false;
+    q->ph = (d->oh - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1;
+    q->pw = (d->ow - 1) * d->stride_w + (d->kw - 1) * d->dil_w + 1;
+    q->nrow = q->ph - d->pad_t < d->h ? q->ph - d->pad_t : d->h;
+    q->ncol = q->pw - d->pad_l < d->w ? q->pw - d->pad_l : d->w;
+    if (q->nrow < 0) q->nrow = 0;
+    if (q->ncol < 0) q->ncol = 0;
+    return 16 * (q->ph * q->pw + g->p) + 16 * d->kh * d->kw <= DWC_MAX;
+}
+
+static kn_status dwc_fwd(const kn_conv2d_desc *d, const geom *g, const dwc_geom *q, const float *x, const float *w,
+                         float *y, const kn_epilogue *ep)
+{
+    const int64_t c = d->c, p = g->p, hw = g->hw, kk = d->kh * d->kw, nblk = (c + 15) / 16;
+    const bool in_reg = ep && !ep->residual && (ep->act == KN_ACT_NONE || ep->act == KN_ACT_RELU || ep->act == KN_ACT_CLIP);
+#pragma omp parallel if (conv_threads() > 1 && d->n * nblk > 1 && d->n * c * p * kk > 65536)
+    {
+        float buf[DWC_MAX] __attribute__((aligned(64)));
+        float *pad = buf, *out = buf + 16 * q->ph * q->pw, *wt = out + 16 * p;
+        memset(pad, 0, sizeof(float) * (size_t)(16 * q->ph * q->pw)); /* borders stay zero */
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < d->n * nblk; t++) {
+            const int64_t i = t / nblk, c0 = (t % nblk) * 16, nc = c - c0 < 16 ? c - c0 : 16;
+            /* weights and bias of the block, channel-minor */
+            for (int64_t k = 0; k < kk; k++)
+                for (int64_t ch = 0; ch < 16; ch++) wt[k * 16 + ch] = ch < nc ? w[(c0 + ch) * kk + k] : 0.0f;
+            __m512 bias = _mm512_setzero_ps();
+            if (in_reg && ep->bias) bias = _mm512_maskz_loadu_ps(lanes(nc), ep->bias + c0);
+            /* planes -> [row][col][16] */
+            const float *xi = x + (i * c + c0) * hw;
+            for (int64_t iy = 0; iy < q->nrow; iy++)
+                for (int64_t ix0 = 0; ix0 < q->ncol; ix0 += 16) {
+                    const int64_t nx = q->ncol - ix0 < 16 ? q->ncol - ix0 : 16;
+                    __m512 r[16];
+                    for (int64_t ch = 0; ch < 16; ch++)
+                        r[ch] = ch < nc ? _mm512_maskz_loadu_ps(lanes(nx), xi + ch * hw + iy * d->w + ix0) : _mm512_setzero_ps();
+                    tr16x16(r);
+                    float *dst = pad + ((iy + d->pad_t) * q->pw + ix0 + d->pad_l) * 16;
+                    for (int64_t j = 0; j < nx; j++) _mm512_store_ps(dst + j * 16, r[j]);
+                }
+            /* every output pixel: kk full-width FMAs */
+            for (int64_t oy = 0; oy < d->oh; oy++)
+                for (int64_t ox = 0; ox < d->ow; ox++) {
+                    __m512 acc = bias;
+                    const float *base = pad + ((oy * d->stride_h) * q->pw + ox * d->stride_w) * 16;
+                    for (int64_t ki = 0; ki < d->kh; ki++)
+                        for (int64_t kj = 0; kj < d->kw; kj++)
+                            acc = _mm512_fmadd_ps(_mm512_load_ps(wt + (ki * d->kw + kj) * 16),
+                                                  _mm512_load_ps(base + (ki * d->dil_h * q->pw + kj * d->dil_w) * 16), acc);
+                    if (in_reg && ep->act == KN_ACT_RELU) acc = _mm512_max_ps(acc, _mm512_setzero_ps());
+                    else if (in_reg && ep->act == KN_ACT_CLIP)
+                        acc = _mm512_min_ps(_mm512_set1_ps(ep->beta), _mm512_max_ps(_mm512_set1_ps(ep->alpha), acc));
+                    _mm512_store_ps(out + (oy * d->ow + ox) * 16, acc);
+                }
+            /* [pixel][16] -> planes */
+            float *yi = y + (i * c + c0) * p;
+            for (int64_t p0 = 0; p0 < p; p0 += 16) {
+                const int64_t np = p - p0 < 16 ? p - p0 : 16;
+                __m512 r[16];
+                for (int64_t j = 0; j < 16; j++) r[j] = j < np ? _mm512_load_ps(out + (p0 + j) * 16) : _mm512_setzero_ps();
+                tr16x16(r);
+                for (int64_t ch = 0; ch < nc; ch++) _mm512_mask_storeu_ps(yi + ch * p + p0, lanes(np), r[ch]);
+            }
+            if (ep && !in_reg)
+                for (int64_t ch = 0; ch < nc; ch++) {
+                    kn_epilogue e = *ep;
+                    e.bias_per_row = true;
+                    if (e.bias) e.bias += c0 + ch;
+                    if (e.residual) e.residual += (i * c + c0 + ch) * p;
+                    kn_cpu_epilogue(1, p, yi + ch * p, p, &e);
+                }
+        }
+    }
+    return KN_OK;
+}
+#endif
+
 static kn_status dw_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, const float *w, float *y,
                         const kn_epilogue *ep)
 {
     const int64_t c = d->c, oc = d->oc, mult = oc / c, p = g->p, hw = g->hw, kk = d->kh * d->kw;
 #if defined(__AVX512F__)
+    dwc_geom dq;
+    if (dwc_plan(d, g, &dq)) return dwc_fwd(d, g, &dq, x, w, y, ep);
     dw_pad pp;
     if (dw_pad_plan(d, &pp)) {
         /* bias, residual and ReLU/Clip in registers; other activations after the plane */
@@ -619,13 +740,17 @@ static void tm_pad(const kn_conv2d_desc *d, const float *restrict x, float *rest
             copy_row(buf + (ci * ph + iy + d->pad_t) * rs + d->pad_l, x + (ci * d->h + iy) * d->w, ncol);
 }
 
+/* An epilogue the direct kernel applies in registers: bias, then ReLU (lo 0, hi +inf) or
+ * Clip (lo, hi), or neither (act KN_ACT_NONE). */
+typedef struct tm_act { const float *bias; kn_act act; float lo, hi; } tm_act;
+
 /* Direct forward: OC output channels (<= 8) of one image from its padded planes, NV
  * vectors of 16 output pixels per row (ow <= 16 * NV), all accumulated in registers:
  * per tap, NV loads and OC weight broadcasts feed OC * NV FMAs. */
 static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_desc *d, int64_t k, const float *xp,
                                                              int64_t ph, int64_t rs, const int64_t *off,
-                                                             const float *w, float *y, const int OC, const int NV,
-                                                             const int KW)
+                                                             const float *w, float *y, const tm_act *ea,
+                                                             const int OC, const int NV, const int KW)
 {
     const int64_t ow = d->ow, p = d->oh * ow, kh = d->kh, kw = KW, sh = d->stride_h;
     const __mmask16 m0 = ow >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << ow) - 1u);
@@ -651,6 +776,21 @@ static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_des
             }
         #pragma GCC unroll 8
         for (int o = 0; o < OC; o++) {
+            if (ea) { /* bias and ReLU/Clip on the way out: no second pass over the output */
+                const __m512 b = _mm512_set1_ps(ea->bias ? ea->bias[o] : 0.0f);
+                a0[o] = _mm512_add_ps(a0[o], b);
+                if (NV > 1) a1[o] = _mm512_add_ps(a1[o], b);
+                /* as the epilogue's selects: ReLU takes NaN to 0, Clip keeps it (max/min
+                 * return their second operand when one is NaN) */
+                if (ea->act == KN_ACT_RELU) {
+                    a0[o] = _mm512_max_ps(a0[o], _mm512_setzero_ps());
+                    if (NV > 1) a1[o] = _mm512_max_ps(a1[o], _mm512_setzero_ps());
+                } else if (ea->act == KN_ACT_CLIP) {
+                    const __m512 lo = _mm512_set1_ps(ea->lo), hi = _mm512_set1_ps(ea->hi);
+                    a0[o] = _mm512_min_ps(hi, _mm512_max_ps(lo, a0[o]));
+                    if (NV > 1) a1[o] = _mm512_min_ps(hi, _mm512_max_ps(lo, a1[o]));
+                }
+            }
             _mm512_mask_storeu_ps(y + o * p + oy * ow, m0, a0[o]);
             if (NV > 1 && m1) _mm512_mask_storeu_ps(y + o * p + oy * ow + 16, m1, a1[o]);
         }
@@ -661,12 +801,12 @@ static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_des
  * block's channel count, vectors per row and kernel width (unrolled taps). */
 #define TM_FWD_KW(OC, NV)                                                           \
     do {                                                                            \
-        if (d->kw == 3) tm_fwd_img(d, k, xp, ph, rs, off, w, y, OC, NV, 3);         \
-        else if (d->kw == 5) tm_fwd_img(d, k, xp, ph, rs, off, w, y, OC, NV, 5);    \
-        else tm_fwd_img(d, k, xp, ph, rs, off, w, y, OC, NV, 7);                    \
+        if (d->kw == 3) tm_fwd_img(d, k, xp, ph, rs, off, w, y, ea, OC, NV, 3);     \
+        else if (d->kw == 5) tm_fwd_img(d, k, xp, ph, rs, off, w, y, ea, OC, NV, 5);\
+        else tm_fwd_img(d, k, xp, ph, rs, off, w, y, ea, OC, NV, 7);                \
     } while (0)
 static void tm_fwd_block(const kn_conv2d_desc *d, int64_t k, const float *xp, int64_t ph, int64_t rs,
-                         const int64_t *off, const float *w, float *y, int64_t oc)
+                         const int64_t *off, const float *w, float *y, const tm_act *ea, int64_t oc)
 {
     const bool two = d->ow > 16;
     switch (oc * 2 + two) {
@@ -776,6 +916,13 @@ static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
     kn_epilogue e = {0};
     if (ep) e = *ep;
     e.bias_per_row = true;
+    const bool in_reg = ep && !ep->residual && (ep->act == KN_ACT_NONE || ep->act == KN_ACT_RELU || ep->act == KN_ACT_CLIP);
+    tm_act ea = {0};
+    if (in_reg) {
+        ea.act = ep->act;
+        ea.lo = ep->alpha;
+        ea.hi = ep->beta;
+    }
     /* several images: one thread per image range; one image: threads split the channel
      * blocks, when there is enough work to pay for the fork (dwsep's 1->16 stem at batch 1,
      * 113k multiply-adds, ran 35 us forked against 26 us on one thread) */
@@ -793,8 +940,10 @@ static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
             float *yi = y + i * oc * p;
             for (int64_t bl = b0; bl < b1; bl++) {
                 const int64_t o0 = bl * 8, ob = oc - o0 < 8 ? oc - o0 : 8;
-                tm_fwd_block(d, g->k, buf, ph, rs, off, w + o0 * g->k, yi + o0 * p, ob);
-                if (ep) {
+                tm_act eb = ea;
+                if (in_reg && ep->bias) eb.bias = ep->bias + o0;
+                tm_fwd_block(d, g->k, buf, ph, rs, off, w + o0 * g->k, yi + o0 * p, in_reg ? &eb : NULL, ob);
+                if (ep && !in_reg) {
                     kn_epilogue ei = e;
                     if (ei.bias) ei.bias += o0;
                     if (ei.residual) ei.residual += i * oc * p + o0 * p;
