@@ -740,9 +740,9 @@ static void tm_pad(const kn_conv2d_desc *d, const float *restrict x, float *rest
             copy_row(buf + (ci * ph + iy + d->pad_t) * rs + d->pad_l, x + (ci * d->h + iy) * d->w, ncol);
 }
 
-/* An epilogue the direct kernel applies in registers: bias, then ReLU (lo 0, hi +inf) or
- * Clip (lo, hi), or neither (act KN_ACT_NONE). */
-typedef struct tm_act { const float *bias; kn_act act; float lo, hi; } tm_act;
+/* An epilogue the direct kernel applies in registers: bias and residual (this block's
+ * channels), then ReLU or Clip (lo, hi), or neither (act KN_ACT_NONE). */
+typedef struct tm_act { const float *bias, *residual; kn_act act; float lo, hi; } tm_act;
 
 /* Direct forward: OC output channels (<= 8) of one image from its padded planes, NV
  * vectors of 16 output pixels per row (ow <= 16 * NV), all accumulated in registers:
@@ -776,10 +776,15 @@ static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_des
             }
         #pragma GCC unroll 8
         for (int o = 0; o < OC; o++) {
-            if (ea) { /* bias and ReLU/Clip on the way out: no second pass over the output */
+            if (ea) { /* bias, residual and ReLU/Clip on the way out: no second pass */
                 const __m512 b = _mm512_set1_ps(ea->bias ? ea->bias[o] : 0.0f);
                 a0[o] = _mm512_add_ps(a0[o], b);
                 if (NV > 1) a1[o] = _mm512_add_ps(a1[o], b);
+                if (ea->residual) {
+                    const float *z = ea->residual + o * p + oy * ow;
+                    a0[o] = _mm512_add_ps(a0[o], _mm512_maskz_loadu_ps(m0, z));
+                    if (NV > 1 && m1) a1[o] = _mm512_add_ps(a1[o], _mm512_maskz_loadu_ps(m1, z + 16));
+                }
                 /* as the epilogue's selects: ReLU takes NaN to 0, Clip keeps it (max/min
                  * return their second operand when one is NaN) */
                 if (ea->act == KN_ACT_RELU) {
@@ -916,7 +921,7 @@ static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
     kn_epilogue e = {0};
     if (ep) e = *ep;
     e.bias_per_row = true;
-    const bool in_reg = ep && !ep->residual && (ep->act == KN_ACT_NONE || ep->act == KN_ACT_RELU || ep->act == KN_ACT_CLIP);
+    const bool in_reg = ep && (ep->act == KN_ACT_NONE || ep->act == KN_ACT_RELU || ep->act == KN_ACT_CLIP);
     tm_act ea = {0};
     if (in_reg) {
         ea.act = ep->act;
@@ -942,6 +947,7 @@ static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
                 const int64_t o0 = bl * 8, ob = oc - o0 < 8 ? oc - o0 : 8;
                 tm_act eb = ea;
                 if (in_reg && ep->bias) eb.bias = ep->bias + o0;
+                if (in_reg && ep->residual) eb.residual = ep->residual + i * oc * p + o0 * p;
                 tm_fwd_block(d, g->k, buf, ph, rs, off, w + o0 * g->k, yi + o0 * p, in_reg ? &eb : NULL, ob);
                 if (ep && !in_reg) {
                     kn_epilogue ei = e;
