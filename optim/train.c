@@ -56,6 +56,7 @@ kn_status kn_train_epoch(kn_session *train, kn_optimizer *opt, kn_batch_iter *it
         const kn_tensor *logits;
         if ((rc = kn_session_run(train, ins, 2)) != KN_OK) break;
         if ((rc = kn_session_backward(train)) != KN_OK) break;
+        kn_batch_prefetch(it); /* the next batch's rows arrive while the optimizer runs */
         if ((rc = kn_optimizer_step_session(opt, train)) != KN_OK) break;
         if ((rc = host_logits(kn_session_output(train, 0), &tmp, &logits)) != KN_OK) break;
         correct += kn_count_correct(logits, y, count);

@@ -169,16 +169,22 @@ static kn_status fill(kn_batch_iter *it, float *xd, int64_t *yd, int64_t *count)
     }
     it->pos += rows;
     *count = rows;
-    /* The rows are scattered over the whole dataset, so each one waits on memory (and
-     * the TLB): ask for the next batch's rows now, while the caller computes on this one. */
+    return KN_OK;
+}
+
+void kn_batch_prefetch(const kn_batch_iter *it)
+{
+    if (!it || it->at_end || it->pos >= it->limit) return;
+    const uint8_t *px = it->ds->pixels.data;
+    const float *im = it->ds->images.data;
+    const int64_t sample = it->sample;
     const int64_t next = it->limit - it->pos < it->o.batch_size ? it->limit - it->pos : it->o.batch_size;
     const size_t row_bytes = (size_t)sample * (px ? 1 : sizeof(float));
     for (int64_t r = 0; r < next; r++) {
         const int64_t s = it->perm[it->pos + r];
         const char *row = px ? (const char *)(px + s * sample) : (const char *)(im + s * sample);
-        for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 2);
+        for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b, 0, 3);
     }
-    return KN_OK;
 }
 
 kn_status kn_batch_next(kn_batch_iter *it, const kn_tensor **x, const kn_tensor **y, int64_t *count)

@@ -109,6 +109,13 @@ kn_status kn_batch_next(kn_batch_iter *it, const kn_tensor **x, const kn_tensor 
  * first *count rows with kn_tensor_view to feed them on). */
 kn_status kn_batch_next_into(kn_batch_iter *it, kn_tensor *x, kn_tensor *y, int64_t *count);
 
+/* Ask the memory system for the rows of the next batch (it is not gathered yet). The
+ * rows are scattered over the whole dataset, so each gather otherwise waits on memory
+ * row by row; call this some tens of microseconds before kn_batch_next, late enough that
+ * the step's own data does not push the rows out of the cache again (kn_train_epoch
+ * calls it before the optimizer step). A no-op at the end of an epoch. */
+void kn_batch_prefetch(const kn_batch_iter *it);
+
 /* Start epoch `epoch` (0-based) now: its permutation, from its first batch. */
 kn_status kn_batch_iter_seek_epoch(kn_batch_iter *it, int epoch);
 /* The epoch the next batch belongs to (0-based). */
