@@ -53,6 +53,7 @@ int main(int argc, char **argv)
      * running mean/variance in the graph; inference sessions then use those. */
     kn_session_opts so = kn_session_defaults();
     so.training = true;
+    so.replicas = KN_REPLICAS_AUTO; /* split each batch across the threads (batch norm stays whole-batch) */
     kn_session *train;
     CHECK(kn_session_create(&train, g, &so));
     kn_optim_config oc = kn_optim_defaults(KN_OPTIM_ADAM);
