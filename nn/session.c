@@ -619,6 +619,49 @@ static kn_status gather_outputs(kn_session *s)
     return KN_OK;
 }
 
+/* Run fn(s, r, ctx) for every replica r on its own thread, with the kernels inside kept on
+ * that thread. *ran is false when the team could not be formed (called from inside another
+ * parallel region): nothing ran. Returns the first replica's own error. */
+typedef kn_status (*replica_fn)(kn_session *s, int r, void *ctx);
+static kn_status on_replicas(kn_session *s, replica_fn fn, void *ctx, bool *ran)
+{
+    const int R = s->n_rep;
+    split_errs e;
+    memset(e.st, 0, sizeof e.st);
+    int team = 0;
+    kn_group_reset(s->group);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(R)
+    {
+        const int r = omp_get_thread_num();
+        if (omp_get_num_threads() == R) {
+            if (r == 0) team = R;
+            omp_set_num_threads(1);
+            kn_status st = fn(s, r, ctx);
+            if (st != KN_OK) split_fail(s, &e, r, st);
+        }
+    }
+#else
+    (void)fn; (void)ctx;
+#endif
+    *ran = team == R;
+    return *ran ? split_error(s, &e) : KN_OK;
+}
+
+typedef struct split_run_ctx { const kn_tensor *const *inputs; int n_inputs; } split_run_ctx;
+
+static kn_status replica_forward(kn_session *s, int r, void *ctx)
+{
+    const split_run_ctx *c = ctx;
+    kn_session *rs = s->rep[r];
+    const kn_tensor *in[16];
+    for (int i = 0; i < c->n_inputs; i++) in[i] = &s->slices[r * c->n_inputs + i];
+    rs->cur_group = s->group;
+    kn_status st = run_local(rs, in, c->n_inputs);
+    rs->cur_group = NULL;
+    return st;
+}
+
 /* Run each replica on its slice; false in *ran when the threads were not there
  * (called from inside another parallel region), so the caller runs unsplit. */
 static kn_status split_forward(kn_session *s, const kn_tensor *const *inputs, int n_inputs, bool *ran)
@@ -639,30 +682,9 @@ static kn_status split_forward(kn_session *s, const kn_tensor *const *inputs, in
         }
         start += s->rows[r];
     }
-    split_errs e;
-    memset(e.st, 0, sizeof e.st);
-    int team = 0;
-    kn_group_reset(s->group);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(R)
-    {
-        const int r = omp_get_thread_num();
-        if (omp_get_num_threads() == R) {
-            if (r == 0) team = R;
-            omp_set_num_threads(1); /* kernels inside a replica stay on its thread */
-            kn_session *rs = s->rep[r];
-            const kn_tensor *in[16];
-            for (int i = 0; i < n_inputs; i++) in[i] = &s->slices[r * n_inputs + i];
-            rs->cur_group = s->group;
-            kn_status st = run_local(rs, in, n_inputs);
-            rs->cur_group = NULL;
-            if (st != KN_OK) split_fail(s, &e, r, st);
-        }
-    }
-#endif
-    *ran = team == R;
+    split_run_ctx fc = {inputs, n_inputs};
+    KN_TRY(on_replicas(s, replica_forward, &fc, ran));
     if (!*ran) return KN_OK;
-    KN_TRY(split_error(s, &e));
     KN_TRY(gather_outputs(s));
     if (s->opts.training) {
         double loss = 0;
@@ -850,39 +872,33 @@ static kn_status reduce_grads(kn_session *s, int r)
     return KN_OK;
 }
 
+/* One replica's backward from its loss seeded with n_r / N, then its share of the sum of
+ * the replicas' parameter gradients once every replica is done. */
+static kn_status replica_backward(kn_session *s, int r, void *ctx)
+{
+    (void)ctx;
+    int64_t rows = 0;
+    for (int q = 0; q < s->n_rep; q++) rows += s->rows[q];
+    kn_session *rs = s->rep[r];
+    rs->loss_seed = (float)((double)s->rows[r] / (double)rows);
+    rs->cur_group = s->group;
+    kn_status st = backward_local(rs);
+    rs->cur_group = NULL;
+    if (st == KN_OK) st = kn_group_barrier(s->group);
+    if (st == KN_OK) st = reduce_grads(s, r);
+    return st;
+}
+
 kn_status kn_session_backward(kn_session *s)
 {
     if (!s->split_last) {
         s->loss_seed = 1.0f;
         return backward_local(s);
     }
-    const int R = s->n_rep;
-    int64_t rows = 0;
-    for (int r = 0; r < R; r++) rows += s->rows[r];
-    split_errs e;
-    memset(e.st, 0, sizeof e.st);
-    int team = 0;
-    kn_group_reset(s->group);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(R)
-    {
-        const int r = omp_get_thread_num();
-        if (omp_get_num_threads() == R) {
-            if (r == 0) team = R;
-            omp_set_num_threads(1);
-            kn_session *rs = s->rep[r];
-            rs->loss_seed = (float)((double)s->rows[r] / (double)rows);
-            rs->cur_group = s->group;
-            kn_status st = backward_local(rs);
-            rs->cur_group = NULL;
-            if (st == KN_OK) st = kn_group_barrier(s->group); /* every replica's gradients are done */
-            if (st == KN_OK) st = reduce_grads(s, r);
-            if (st != KN_OK) split_fail(s, &e, r, st);
-        }
-    }
-#endif
-    if (team != R) return kn_error(KN_ERR_INTERNAL, "backward of a split batch could not get its %d threads", R);
-    return split_error(s, &e);
+    bool ran;
+    KN_TRY(on_replicas(s, replica_backward, NULL, &ran));
+    if (!ran) return kn_error(KN_ERR_INTERNAL, "backward of a split batch could not get its %d threads", s->n_rep);
+    return KN_OK;
 }
 
 int kn_session_num_params(const kn_session *s) { return s->n_params; }
