@@ -278,9 +278,12 @@ kn_status kn_graph_add_node(kn_graph *g, const char *op_type, const char *domain
     if (n_out < op->min_outputs || (op->max_outputs >= 0 && n_out > op->max_outputs))
         return kn_error(KN_ERR_INVALID, "node '%s' (%s): %d outputs, expected %d..%d", name, op_type, n_out,
                         op->min_outputs, op->max_outputs);
-    for (int i = 0; i < n_in; i++)
+    for (int i = 0; i < n_in; i++) {
         if (in[i] < KN_NO_VALUE || in[i] >= g->n_values)
             return kn_error(KN_ERR_INVALID, "node '%s' (%s): input %d refers to no value", name, op_type, i);
+        if (in[i] == KN_NO_VALUE && i < op->min_inputs) /* ONNX's "" stands only for optional inputs */
+            return kn_error(KN_ERR_INVALID, "node '%s' (%s): input %d is required but empty", name, op_type, i);
+    }
     for (int i = 0; i < n_out; i++) {
         if (out[i] < 0 || out[i] >= g->n_values)
             return kn_error(KN_ERR_INVALID, "node '%s' (%s): output %d refers to no value", name, op_type, i);

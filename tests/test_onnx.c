@@ -194,6 +194,20 @@ Test(onnx_import, dangling_input_names_node_and_value)
     expect_fail(&m, NULL, KN_ERR_INVALID, "node 'stray' (Relu): input 'nowhere'");
 }
 
+/* "" stands only for an omitted optional input: a required one left empty (found by
+ * fuzzing the loader: Gemm's B as "") is refused at load, naming node and input. */
+Test(onnx_import, empty_required_input_is_refused)
+{
+    pb g = good_graph();
+    node(&g, "Gemm", "gemm", "Y", "", "Z", NULL);
+    pb m = model(&g, 7, 13, NULL);
+    expect_fail(&m, NULL, KN_ERR_INVALID, "node 'gemm' (Gemm): input 1 is required but empty");
+    g = good_graph();
+    node(&g, "Relu", "r2", "", NULL, "Z", NULL);
+    m = model(&g, 7, 13, NULL);
+    expect_fail(&m, NULL, KN_ERR_INVALID, "input 0 is required but empty");
+}
+
 Test(onnx_import, dangling_output)
 {
     pb g = good_graph();
