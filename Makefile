@@ -5,6 +5,7 @@
 #   make test       install missing packages, build, run the Criterion suite + conformance
 #   make sanitize   the same suite under ASan + UBSan
 #   make bench      benchmarks against PyTorch / ONNX Runtime (see BENCHMARKS.md)
+#   make fuzz       libFuzzer on the ONNX reader + optimizer (clang; FUZZ_SECONDS=60)
 #   make CUDA=0     build without the CUDA backend (default: on when nvcc exists)
 
 BUILD      ?= build
@@ -52,7 +53,7 @@ KILN  = $(BUILD)/kiln
 TESTS = $(BUILD)/tests/kiln_tests
 Q     = $(if $(V),,@)
 
-.PHONY: all lib demo test check sanitize bench deps venv clean cuda-check
+.PHONY: all lib demo test check sanitize bench deps venv clean cuda-check fuzz
 .DEFAULT_GOAL := all
 
 all: $(LIBA) $(LIBSO) $(KILN) $(EXAMPLES)
@@ -108,6 +109,22 @@ $(CUDA_STAMP):
 $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(TEST_OBJS) $(TOOL_SRCS:%.c=$(BUILD)/obj/%.o): $(CUDA_STAMP)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- fuzzing: clang + libFuzzer + ASan over the library sources (CPU only) ----
+FUZZ_SECONDS ?= 60
+FUZZ = $(BUILD)/fuzz/onnx_load
+$(FUZZ): $(LIB_SRCS) $(PB_C) tests/fuzz/onnx_load.c
+	@command -v clang >/dev/null || { echo "make fuzz needs clang with libFuzzer (Debian: clang)"; exit 1; }
+	@mkdir -p $(dir $@)
+	clang -O1 -g -fsanitize=address,fuzzer -fopenmp=libgomp $(ARCHFLAGS) -std=c11 -D_GNU_SOURCE -I. -Iinclude \
+	    -I$(BUILD)/gen -w $(LIB_SRCS) $(PB_C) tests/fuzz/onnx_load.c -o $@ -lopenblas -lprotobuf-c -lz -lm -lgomp
+fuzz: $(FUZZ)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	@cp tests/data/models/*/model.onnx $(BUILD)/fuzz/corpus/ 2>/dev/null; \
+	 for d in $$(ls -d /usr/share/libonnx-testdata/data/node/*/ 2>/dev/null | head -400); do \
+	   cp $$d/model.onnx $(BUILD)/fuzz/corpus/$$(basename $$d).onnx 2>/dev/null; done; true
+	cd $(BUILD)/fuzz && ./onnx_load -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=3000 -timeout=10 \
+	    -max_len=65536 -print_final_stats=1 corpus
 
 # ---- set-up: install what is missing (Debian) ----
 APT_PKGS = gcc make pkg-config libopenblas-openmp-dev libprotobuf-c-dev protobuf-c-compiler \
