@@ -100,8 +100,17 @@ static void estimate(const kn_op_ctx *c, double *flops, double *bytes)
         for (int j = 0; j < c->n_out; j++)
             if (c->out[j] && c->out[j]->data) b += (double)kn_tensor_bytes(c->out[j]);
     if ((!strcmp(op, "Conv") || !strcmp(op, "FusedConv")) && w && w->ndim >= 1 && w->shape[0] > 0) {
-        /* each output element is one dot product over C/group x kernel = numel(W) / M */
+        /* each output element is one dot product over C/group x kernel = numel(W) / M; a
+         * fused pooling's output is smaller than the convolution's by its window and strides */
         f = 2.0 * numel(y) * (numel(w) / (double)w->shape[0]);
+        int64_t pk[2], ps[2] = {1, 1};
+        int nk = -1, ns = -1;
+        if (!strcmp(op, "FusedConv") && kn_attr_ints(n, "pool_kernel_shape", pk, 2, &nk) == KN_OK && nk == 2 &&
+            kn_attr_ints(n, "pool_strides", ps, 2, &ns) == KN_OK && y && y->ndim == 4 && x && x->ndim == 4) {
+            /* conv output rows/cols = (pooled - 1) * stride + window */
+            const double ch = (double)((y->shape[2] - 1) * ps[0] + pk[0]), cw = (double)((y->shape[3] - 1) * ps[1] + pk[1]);
+            f *= ch * cw / ((double)y->shape[2] * (double)y->shape[3]);
+        }
     } else if (!strcmp(op, "ConvTranspose") && w && w->ndim >= 1 && w->shape[0] > 0) {
         /* W is [C, M/group, k...]: each input element scatters numel(W) / C products */
         f = 2.0 * numel(x) * (numel(w) / (double)w->shape[0]);

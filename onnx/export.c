@@ -281,7 +281,24 @@ static kn_status emit_activation(exporter *ex, const kn_node *n, const char *x, 
     }
 }
 
-static const char *const fused_skip[] = {"activation", "activation_params", NULL};
+static const char *const fused_skip[] = {"activation", "activation_params", "pool_kernel_shape", "pool_strides", NULL};
+
+/* A FusedConv's pooling epilogue as the standard MaxPool it absorbed. */
+static kn_status emit_pool(exporter *ex, const kn_node *n, const char *x, const char *y)
+{
+    char nm[600];
+    snprintf(nm, sizeof nm, "%s_pool", n->name);
+    const char *in[1] = {x}, *out[1] = {y};
+    Onnx__NodeProto *np;
+    KN_TRY(emit(ex, "MaxPool", nm, 1, in, 1, out, NULL, NULL, &np));
+    const kn_attr *k = kn_node_attr(n, "pool_kernel_shape"), *s = kn_node_attr(n, "pool_strides");
+    kn_attr ks = *k, ss = s ? *s : (kn_attr){0};
+    ks.name = "kernel_shape";
+    KN_TRY(add_attr(ex, np, &ks));
+    if (!s) return KN_OK;
+    ss.name = "strides";
+    return add_attr(ex, np, &ss);
+}
 
 static kn_status export_node(exporter *ex, const kn_node *n)
 {
@@ -304,15 +321,17 @@ static kn_status export_node(exporter *ex, const kn_node *n)
             return has_act ? emit_activation(ex, n, mid, out[0]) : KN_OK;
         }
         if (!strcmp(n->op_type, "FusedConv")) {
-            bool has_z = n->n_inputs > 3 && n->inputs[3] >= 0;
+            bool has_z = n->n_inputs > 3 && n->inputs[3] >= 0, has_pool = kn_node_attr(n, "pool_kernel_shape") != NULL;
             int conv_in = n_in > 3 ? 3 : n_in;
             while (conv_in > 2 && n->inputs[conv_in - 1] < 0) conv_in--;
-            const char *conv_out = (has_z || has_act) ? fresh_name(ex, out[0]) : out[0];
+            const char *final = has_pool ? fresh_name(ex, out[0]) : out[0]; /* before the pooling */
+            if (!final) return kn_error(KN_ERR_NOMEM, "out of memory");
+            const char *conv_out = (has_z || has_act) ? fresh_name(ex, out[0]) : final;
             if (!conv_out) return kn_error(KN_ERR_NOMEM, "out of memory");
             KN_TRY(emit(ex, "Conv", n->name, conv_in, in, 1, &conv_out, n, fused_skip, NULL));
             const char *cur = conv_out;
             if (has_z) {
-                const char *sum = has_act ? fresh_name(ex, out[0]) : out[0];
+                const char *sum = has_act ? fresh_name(ex, out[0]) : final;
                 const char *add_in[2] = {cur, in[3]};
                 char nm[600];
                 snprintf(nm, sizeof nm, "%s_add", n->name);
@@ -320,7 +339,8 @@ static kn_status export_node(exporter *ex, const kn_node *n)
                 KN_TRY(emit(ex, "Add", nm, 2, add_in, 1, &sum, NULL, NULL, NULL));
                 cur = sum;
             }
-            return has_act ? emit_activation(ex, n, cur, out[0]) : KN_OK;
+            if (has_act) KN_TRY(emit_activation(ex, n, cur, final));
+            return has_pool ? emit_pool(ex, n, final, out[0]) : KN_OK;
         }
         return kn_node_error(n, KN_ERR_UNSUPPORTED, "kiln-domain op has no standard ONNX form to write");
     }

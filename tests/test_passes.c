@@ -2,6 +2,9 @@
  * alone; optimized outputs equal unoptimized ones; the level-2 memory plan. */
 #include "helpers.h"
 #include "nn/passes/passes.h"
+#include "onnx/onnx.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -283,4 +286,99 @@ Test(passes, gemm_weights_pretransposed)
     T_OK(kn_attr_int(&g->nodes[node], "transB", 0, &tb));
     cr_assert_eq(tb, 1);
     kn_graph_free(g);
+}
+
+/* x[-1,3,12,11] -> conv 5@3x3 pad 1 -> relu -> maxpool; `mode` picks what else follows:
+ * 0 nothing, 1 a padded pool (not fusable), 2 the conv output also feeds an Add. */
+static kn_graph *conv_pool_graph(int mode)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    kn_graph_seed(g, 9);
+    int x = kn_input(g, "x", KN_FLOAT, 4, (int64_t[]){KN_DIM_UNKNOWN, 3, 12, 11});
+    kn_conv2d_opts co = kn_conv2d_defaults(3);
+    co.pad = 1;
+    int c = kn_conv2d(g, x, 5, &co, "conv");
+    int r = kn_relu(g, c);
+    int p = mode == 1 ? kn_maxpool2d(g, r, 3, 2, 1) : kn_maxpool2d(g, r, 2, 2, 0);
+    kn_output(g, p);
+    if (mode == 2) kn_output(g, kn_add(g, c, c));
+    T_OK(kn_graph_status(g));
+    return g;
+}
+
+static void compare_levels_4d(const kn_graph *g, int batch)
+{
+    kn_session *s0, *s2;
+    kn_session_opts o = kn_session_defaults();
+    T_OK(kn_session_create(&s0, g, &o));
+    o.level = 2;
+    T_OK(kn_session_create(&s2, g, &o));
+    kn_tensor x = t_new_rand(13, -1, 1, 4, batch, 3, 12, 11);
+    const kn_tensor *ins[1] = {&x};
+    T_OK(kn_session_run(s0, ins, 1));
+    T_OK(kn_session_run(s2, ins, 1));
+    for (int i = 0; i < g->n_outputs; i++) {
+        const kn_tensor *a = kn_session_output(s0, i), *b = kn_session_output(s2, i);
+        cr_assert(kn_tensor_same_shape(a, b));
+        T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), 1e-5, 1e-6);
+    }
+    kn_session_free(s0);
+    kn_session_free(s2);
+    kn_tensor_release(&x);
+}
+
+/* Conv + ReLU + unpadded MaxPool become one FusedConv with a pooling epilogue, equal to
+ * the unfused graph for one image (whole-batch path) and several (per-image path), and
+ * it exports back to standard Conv + Relu + MaxPool. */
+Test(passes, conv_relu_maxpool_fuses_and_exports)
+{
+    kn_graph *g = conv_pool_graph(0), *c;
+    T_OK(kn_graph_clone(&c, g));
+    T_OK(kn_graph_optimize(c, 2, NULL, NULL));
+    cr_assert_eq(count_op(c, "MaxPool"), 0);
+    cr_assert_eq(count_op(c, "FusedConv"), 1);
+    for (int i = 0; i < c->n_nodes; i++)
+        if (!c->nodes[i].dead && !strcmp(c->nodes[i].op_type, "FusedConv"))
+            cr_assert(kn_node_attr(&c->nodes[i], "pool_kernel_shape"), "no pooling on %s", c->nodes[i].name);
+    compare_levels_4d(g, 1);
+    compare_levels_4d(g, 5);
+    /* export the optimized graph: standard ops, same outputs */
+    void *buf;
+    size_t len;
+    T_OK(kn_onnx_save_buffer(c, NULL, &buf, &len));
+    kn_graph *back;
+    T_OK(kn_onnx_load_buffer(buf, len, NULL, &back));
+    free(buf);
+    cr_assert_eq(count_op(back, "MaxPool"), 1);
+    cr_assert_eq(count_op(back, "Relu"), 1);
+    cr_assert_eq(count_op(back, "FusedConv"), 0);
+    kn_session *sa, *sb;
+    kn_session_opts o = kn_session_defaults();
+    T_OK(kn_session_create(&sa, g, &o));
+    T_OK(kn_session_create(&sb, back, &o));
+    kn_tensor x = t_new_rand(17, -1, 1, 4, 3, 3, 12, 11);
+    const kn_tensor *ins[1] = {&x};
+    T_OK(kn_session_run(sa, ins, 1));
+    T_OK(kn_session_run(sb, ins, 1));
+    T_ASSERT_CLOSE(kn_session_output(sb, 0)->data, kn_session_output(sa, 0)->data, kn_tensor_numel(kn_session_output(sa, 0)), 1e-5, 1e-6);
+    kn_session_free(sa);
+    kn_session_free(sb);
+    kn_tensor_release(&x);
+    kn_graph_free(back);
+    kn_graph_free(c);
+    kn_graph_free(g);
+}
+
+Test(passes, padded_pool_or_shared_conv_output_is_not_fused)
+{
+    for (int mode = 1; mode <= 2; mode++) {
+        kn_graph *g = conv_pool_graph(mode), *c;
+        T_OK(kn_graph_clone(&c, g));
+        T_OK(kn_graph_optimize(c, 2, NULL, NULL));
+        cr_assert_eq(count_op(c, "MaxPool"), 1, "mode %d: the pool stays", mode);
+        compare_levels_4d(g, 4);
+        kn_graph_free(c);
+        kn_graph_free(g);
+    }
 }

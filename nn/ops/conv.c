@@ -60,7 +60,7 @@ kn_status kn_conv_infer(kn_op_ctx *c, bool fused)
 }
 
 /* The kernel descriptor for the concrete shapes of this run. */
-static kn_status conv_desc(const kn_op_ctx *c, kn_conv_geom *d)
+kn_status kn_conv_desc(const kn_op_ctx *c, kn_conv_geom *d)
 {
     const kn_tensor *x = c->in[0], *w = c->in[1];
     int64_t group, out[KN_MAX_DIMS];
@@ -75,7 +75,7 @@ static kn_status conv_desc(const kn_op_ctx *c, kn_conv_geom *d)
 }
 
 /* Kernel scratch, then (backward) a throwaway weight gradient for when only B needs one. */
-static size_t kernel_ws(const kn_op_ctx *c, const kn_conv_geom *d)
+size_t kn_conv_kernel_ws(const kn_op_ctx *c, const kn_conv_geom *d)
 {
     size_t b = kn_conv_geom_ws(c->k, d);
     return (b + 63) / 64 * 64;
@@ -84,16 +84,16 @@ static size_t kernel_ws(const kn_op_ctx *c, const kn_conv_geom *d)
 size_t kn_conv_workspace(kn_op_ctx *c)
 {
     kn_conv_geom d;
-    if (conv_desc(c, &d) != KN_OK) return 0;
+    if (kn_conv_desc(c, &d) != KN_OK) return 0;
     size_t extra = c->gin ? sizeof(float) * (size_t)kn_tensor_numel(c->in[1]) : 0;
-    return kernel_ws(c, &d) + extra;
+    return kn_conv_kernel_ws(c, &d) + extra;
 }
 
 kn_status kn_conv_forward(kn_op_ctx *c, const kn_tensor *residual, kn_act act, float alpha, float beta)
 {
     const kn_tensor *x = c->in[0], *w = c->in[1], *b = KN_IN(c, 2);
     kn_conv_geom d;
-    KN_TRY(conv_desc(c, &d));
+    KN_TRY(kn_conv_desc(c, &d));
     kn_epilogue ep = {.bias = b ? b->data : NULL, .bias_per_row = true,
                       .residual = residual ? residual->data : NULL, .act = act, .alpha = alpha, .beta = beta};
     return kn_conv_geom_fwd(c->k, &d, x->data, w->data, c->out[0]->data, &ep, c->ws);
@@ -107,11 +107,11 @@ static kn_status conv_backward(kn_op_ctx *c)
     const kn_tensor *gy = c->gout[0];
     if (!gy) return KN_OK;
     kn_conv_geom d;
-    KN_TRY(conv_desc(c, &d));
+    KN_TRY(kn_conv_desc(c, &d));
     kn_tensor *gx = c->gin[0], *gw = c->gin[1], *gb = c->n_in > 2 && c->in[2] ? c->gin[2] : NULL;
     if (gx) KN_TRY(kn_conv_geom_bwd_data(c->k, &d, c->in[1]->data, gy->data, gx->data, c->ws));
     if (gw || gb) {
-        float *gwp = gw ? gw->data : (float *)((char *)c->ws + kernel_ws(c, &d));
+        float *gwp = gw ? gw->data : (float *)((char *)c->ws + kn_conv_kernel_ws(c, &d));
         KN_TRY(kn_conv_geom_bwd_filter(c->k, &d, c->in[0]->data, gy->data, gwp, gb ? gb->data : NULL, c->ws));
     }
     return KN_OK;

@@ -58,6 +58,10 @@ void kn_conv_geom_init(const kn_window *w, const int64_t *xshape, const int64_t 
 size_t kn_conv_geom_ws(const kn_kernels *k, const kn_conv_geom *g);
 kn_status kn_conv_geom_fwd(const kn_kernels *k, const kn_conv_geom *g, const float *x, const float *w, float *y,
                            const kn_epilogue *ep, void *ws);
+/* A Conv/FusedConv node's geometry for this run's input shapes, and its kernel scratch
+ * (64-byte multiple). */
+kn_status kn_conv_desc(const kn_op_ctx *c, kn_conv_geom *d);
+size_t kn_conv_kernel_ws(const kn_op_ctx *c, const kn_conv_geom *d);
 kn_status kn_conv_geom_bwd_data(const kn_kernels *k, const kn_conv_geom *g, const float *w, const float *gy,
                                 float *gx, void *ws);
 kn_status kn_conv_geom_bwd_filter(const kn_kernels *k, const kn_conv_geom *g, const float *x, const float *gy,

@@ -7,7 +7,8 @@
  *            (Conv + Add -> kiln.FusedConv with Z), fuse_hardswish (x * HardSigmoid(x)
  *            -> HardSwish), fuse_activation (Conv/Gemm +
  *            Relu/LeakyRelu/Clip/Sigmoid/HardSwish/Tanh -> kiln.Fused*),
- *            pretranspose_gemm (constant Gemm weights stored as B, not B^T); the
+ *            fuse_pool (Conv/FusedConv + unpadded 2-D MaxPool -> FusedConv with a pooling
+ *            epilogue), pretranspose_gemm (constant Gemm weights stored as B, not B^T); the
  *            session adds memory planning at level 2.
  *
  * Each pass matches only when it is safe: the intermediate it removes has no
@@ -53,6 +54,7 @@ kn_status kn_pass_fuse_residual(kn_graph *g, int *changes);
 kn_status kn_pass_fuse_hardswish(kn_graph *g, int *changes);
 kn_status kn_pass_fuse_activation(kn_graph *g, int *changes);
 kn_status kn_pass_pretranspose_gemm(kn_graph *g, int *changes);
+kn_status kn_pass_fuse_pool(kn_graph *g, int *changes);
 
 /* Shared helpers (nn/passes/util.c). */
 /* The only live consumer node of value v, or -1 when it has none or several. */
