@@ -16,10 +16,11 @@ static int usage(int status)
             "new session (cold: shapes, buffers, memory plan), runs W warm-up iterations (default 10), then\n"
             "times N runs (default 200): median, p90, p99 latency in microseconds and samples per second.\n"
             "--json prints {\"median_us\", \"p90_us\", \"p99_us\", \"throughput_per_s\", \"batch\", \"level\",\n"
-            "\"first_call_us\", \"warmup\"}. --compare-levels benchmarks -O 0 and -O 2 and lines up each O2\n"
+            "\"first_call_us\", \"warmup\", \"replicas\"}. --compare-levels benchmarks -O 0 and -O 2 and lines up each O2\n"
             "node with the O0 nodes it absorbed (by name), with the total speedup. Default -O 2.\n"
-            "--replicas (default auto: one per thread) splits batches of at least 4 rows per replica across\n"
-            "threads, each running the whole model on its slice; 1 runs each batch whole.\n");
+            "--replicas splits batches of at least 4 rows per replica across threads, each running the\n"
+            "whole model on its slice; auto (default): one per thread for models with convolutions or\n"
+            "pooling; 1 runs each batch whole.\n");
     return status;
 }
 

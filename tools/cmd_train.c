@@ -27,7 +27,9 @@ static void usage(FILE *f)
             "holds them, else Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist).\n"
             "Defaults: mlp, 5 epochs, batch 64, adam, lr 1e-3, seed 1, all cores, cpu.\n"
             "--replicas: split each batch across R threads, each running the whole model on its slice\n"
-            "(data parallel; batch norm shares whole-batch statistics); auto = one per thread, 1 = off.\n");
+            "(data parallel; batch norm shares whole-batch statistics); auto (default) = one per thread for\n"
+            "models with convolutions or pooling, off for GEMM-only models (each GEMM is split instead);\n"
+            "1 = off.\n");
 }
 
 static int parse_num(const char *opt, const char *s, double lo, double hi, double *out)
