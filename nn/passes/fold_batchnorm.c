@@ -56,11 +56,7 @@ static kn_status fold_one(kn_graph *g, int pi, int bi)
     }
     p->inputs[1] = wid;
     p->inputs[2] = bid;
-    int y = bn->outputs[0];
-    bn->dead = true;
-    g->values[y].producer = -1;
-    kn_pass_retarget_output(g, pi, 0, y);
-    return kn_pass_absorb_name(g, pi, bn->name);
+    return kn_pass_absorb_consumer(g, pi, bi);
 }
 
 kn_status kn_pass_fold_batchnorm(kn_graph *g, int *changes)

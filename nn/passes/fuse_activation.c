@@ -62,12 +62,7 @@ kn_status kn_pass_fuse_activation(kn_graph *g, int *changes)
         KN_TRY(kn_pass_set_op(g, i, "kiln", conv ? "FusedConv" : "FusedGemm"));
         KN_TRY(kn_node_set_string(g, i, "activation", act));
         if (np) KN_TRY(kn_node_set_floats(g, i, "activation_params", np, params));
-        a = &g->nodes[ai];
-        int out = a->outputs[0];
-        a->dead = true;
-        g->values[out].producer = -1;
-        kn_pass_retarget_output(g, i, 0, out);
-        KN_TRY(kn_pass_absorb_name(g, i, a->name));
+        KN_TRY(kn_pass_absorb_consumer(g, i, ai));
         (*changes)++;
     }
     return KN_OK;

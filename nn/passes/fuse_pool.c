@@ -60,12 +60,7 @@ kn_status kn_pass_fuse_pool(kn_graph *g, int *changes)
         if (!fused) KN_TRY(kn_pass_set_op(g, i, "kiln", "FusedConv"));
         KN_TRY(kn_node_set_ints(g, i, "pool_kernel_shape", 2, kernel));
         KN_TRY(kn_node_set_ints(g, i, "pool_strides", 2, strides));
-        kn_node *pool = &g->nodes[pi];
-        const int out = pool->outputs[0];
-        pool->dead = true;
-        g->values[out].producer = -1;
-        kn_pass_retarget_output(g, i, 0, out);
-        KN_TRY(kn_pass_absorb_name(g, i, pool->name));
+        KN_TRY(kn_pass_absorb_consumer(g, i, pi));
         (*changes)++;
     }
     return KN_OK;

@@ -39,11 +39,7 @@ kn_status kn_pass_fuse_residual(kn_graph *g, int *changes)
             ins[3] = z;
             conv->n_inputs = 4;
             KN_TRY(kn_pass_set_op(g, ci, "kiln", "FusedConv"));
-            int out = add->outputs[0];
-            add->dead = true;
-            g->values[out].producer = -1;
-            kn_pass_retarget_output(g, ci, 0, out);
-            KN_TRY(kn_pass_absorb_name(g, ci, add->name));
+            KN_TRY(kn_pass_absorb_consumer(g, ci, ai));
             (*changes)++;
             break;
         }

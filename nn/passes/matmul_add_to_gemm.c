@@ -27,7 +27,6 @@ kn_status kn_pass_matmul_add_to_gemm(kn_graph *g, int *changes)
         bool bias_ok = ct->dtype == KN_FLOAT && kn_tensor_numel(ct) == n && ct->ndim >= 1 && ct->ndim <= 2 &&
                        ct->shape[ct->ndim - 1] == n;
         if (!bias_ok) continue;
-        int z = add->outputs[0];
         KN_TRY(kn_pass_set_op(g, i, "", "Gemm"));
         int *ins = realloc(mm->inputs, sizeof(int) * 3);
         if (!ins) return kn_error(KN_ERR_NOMEM, "out of memory");
@@ -35,10 +34,7 @@ kn_status kn_pass_matmul_add_to_gemm(kn_graph *g, int *changes)
         mm->inputs = ins;
         mm->inputs[2] = c;
         mm->n_inputs = 3;
-        add->dead = true;
-        g->values[z].producer = -1;
-        kn_pass_retarget_output(g, i, 0, z);
-        KN_TRY(kn_pass_absorb_name(g, i, add->name));
+        KN_TRY(kn_pass_absorb_consumer(g, i, ai));
         (*changes)++;
     }
     return KN_OK;

@@ -64,6 +64,8 @@ bool kn_pass_is_const(const kn_graph *g, int v);
 void kn_pass_replace_uses(kn_graph *g, int from, int to);
 /* Make node `n`'s output slot `slot` write value `v` instead (v must have no producer). */
 void kn_pass_retarget_output(kn_graph *g, int n, int slot, int v);
+/* Node n takes over the (single) output of `consumer`, which dies, and adds its name. */
+kn_status kn_pass_absorb_consumer(kn_graph *g, int n, int consumer);
 /* Append "+suffix" to a node's name (records absorbed nodes for the profiler). */
 kn_status kn_pass_absorb_name(kn_graph *g, int n, const char *absorbed);
 /* Turn a node into another op (same inputs/outputs); looks the op up in the registry. */

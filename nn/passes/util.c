@@ -45,6 +45,16 @@ void kn_pass_retarget_output(kn_graph *g, int n, int slot, int v)
     g->values[v].producer = n;
 }
 
+kn_status kn_pass_absorb_consumer(kn_graph *g, int n, int consumer)
+{
+    kn_node *c = &g->nodes[consumer];
+    const int out = c->outputs[0];
+    c->dead = true;
+    g->values[out].producer = -1;
+    kn_pass_retarget_output(g, n, 0, out);
+    return kn_pass_absorb_name(g, n, c->name);
+}
+
 kn_status kn_pass_absorb_name(kn_graph *g, int n, const char *absorbed)
 {
     kn_node *nd = &g->nodes[n];
