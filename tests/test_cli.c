@@ -375,6 +375,16 @@ Test(cli, bench_json_has_the_required_keys, .timeout = 120)
     cr_assert(med > 0 && med <= p90 && p90 <= p99, "median %g <= p90 %g <= p99 %g", med, p90, p99);
     cr_assert_gt(json_number(r.out, "throughput_per_s"), 0);
     cr_assert_gt(json_number(r.out, "first_call_us"), 0);
+    cr_assert_float_eq(json_number(r.out, "replicas"), 1, 0, "one thread: batches run whole");
+    result_free(&r);
+    /* a conv net split across 2 replicas says so; --replicas 1 runs whole batches */
+    r = kiln("bench " MODELS "/lenet_bn_op13/model.onnx --json --batch 8 --iters 3 --warmup 1 --threads 2 --replicas 2");
+    KILN_OK(r, "bench --replicas 2");
+    cr_assert_float_eq(json_number(r.out, "replicas"), 2, 0);
+    result_free(&r);
+    r = kiln("bench " MODELS "/lenet_bn_op13/model.onnx --json --batch 8 --iters 3 --warmup 1 --threads 2 --replicas 1");
+    KILN_OK(r, "bench --replicas 1");
+    cr_assert_float_eq(json_number(r.out, "replicas"), 1, 0);
     result_free(&r);
     remove_tmpdir();
 }
@@ -487,6 +497,9 @@ Test(cli, bad_arguments_fail_with_a_message, .timeout = 60)
         {"bench %s --batch abc", "--batch needs an integer"},
         {"bench %s --threads 0", "--threads needs an integer"},
         {"bench %s --json --compare-levels", "cannot be combined"},
+        {"bench %s --replicas 0", "--replicas needs an integer"},
+        {"bench %s --replicas", "--replicas needs auto or a count"},
+        {"train --replicas many", "--replicas needs an integer"},
         {"bench %s extra.onnx", "unexpected argument 'extra.onnx'"},
         {"bench /nonexistent.onnx", "/nonexistent.onnx"},
         {"eval", "no model given"},
