@@ -20,6 +20,24 @@
 #include <immintrin.h>
 #endif
 
+/* Whether the direct kernels can apply an epilogue's activation in registers (else the
+ * plane gets kn_cpu_epilogue after the kernel). */
+static inline bool act_in_registers(const kn_epilogue *ep)
+{
+    return ep && (ep->act == KN_ACT_NONE || ep->act == KN_ACT_RELU || ep->act == KN_ACT_CLIP);
+}
+
+#if defined(__AVX512F__)
+/* ReLU or Clip(lo, hi) of a vector, with kn_cpu_epilogue's NaN results: max/min return their
+ * second operand when one is NaN, so ReLU(NaN) = 0 and Clip(NaN) = NaN. */
+static inline __m512 act_vec(__m512 v, kn_act act, __m512 lo, __m512 hi)
+{
+    if (act == KN_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
+    if (act == KN_ACT_CLIP) return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
+    return v;
+}
+#endif
+
 /* gb[o] += sum over images i0..i1 and the p output pixels of gy[i, o, :] (the bias
  * gradient, shared by the weight-gradient paths). */
 static void bias_grad_rows(const float *gy, int64_t i0, int64_t i1, int64_t oc, int64_t p, float *gb)
@@ -421,9 +439,7 @@ static inline __attribute__((always_inline)) void dw_pad_plane(const kn_conv2d_d
             if (act >= 0) {
                 acc = _mm512_add_ps(acc, bv);
                 if (res) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, res + oy * ow + ox0));
-                /* operand order keeps row_epilogue's NaN results: ReLU(NaN) = 0, Clip(NaN) = NaN */
-                if (act == KN_ACT_RELU) acc = _mm512_max_ps(acc, _mm512_setzero_ps());
-                else if (act == KN_ACT_CLIP) acc = _mm512_min_ps(hiv, _mm512_max_ps(lov, acc));
+                acc = act_vec(acc, (kn_act)act, lov, hiv);
             }
             _mm512_mask_storeu_ps(out + ox0, m, acc);
         }
@@ -547,7 +563,7 @@ static kn_status dwc_fwd(const kn_conv2d_desc *d, const geom *g, const dwc_geom 
                          float *y, const kn_epilogue *ep)
 {
     const int64_t c = d->c, p = g->p, hw = g->hw, kk = d->kh * d->kw, nblk = (c + 15) / 16;
-    const bool in_reg = ep && !ep->residual && (ep->act == KN_ACT_NONE || ep->act == KN_ACT_RELU || ep->act == KN_ACT_CLIP);
+    const bool in_reg = act_in_registers(ep) && !ep->residual;
 #pragma omp parallel if (conv_threads() > 1 && d->n * nblk > 1 && d->n * c * p * kk > 65536)
     {
         float buf[DWC_MAX] __attribute__((aligned(64)));
@@ -582,9 +598,7 @@ static kn_status dwc_fwd(const kn_conv2d_desc *d, const geom *g, const dwc_geom 
                         for (int64_t kj = 0; kj < d->kw; kj++)
                             acc = _mm512_fmadd_ps(_mm512_load_ps(wt + (ki * d->kw + kj) * 16),
                                                   _mm512_load_ps(base + (ki * d->dil_h * q->pw + kj * d->dil_w) * 16), acc);
-                    if (in_reg && ep->act == KN_ACT_RELU) acc = _mm512_max_ps(acc, _mm512_setzero_ps());
-                    else if (in_reg && ep->act == KN_ACT_CLIP)
-                        acc = _mm512_min_ps(_mm512_set1_ps(ep->beta), _mm512_max_ps(_mm512_set1_ps(ep->alpha), acc));
+                    if (in_reg) acc = act_vec(acc, ep->act, _mm512_set1_ps(ep->alpha), _mm512_set1_ps(ep->beta));
                     _mm512_store_ps(out + (oy * d->ow + ox) * 16, acc);
                 }
             /* [pixel][16] -> planes */
@@ -620,7 +634,7 @@ static kn_status dw_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
     dw_pad pp;
     if (dw_pad_plan(d, &pp)) {
         /* bias, residual and ReLU/Clip in registers; other activations after the plane */
-        const bool in_reg = ep && (ep->act == KN_ACT_NONE || ep->act == KN_ACT_RELU || ep->act == KN_ACT_CLIP);
+        const bool in_reg = act_in_registers(ep);
         const int act = in_reg ? (int)ep->act : -1;
         const float lo = ep ? ep->alpha : 0.0f, hi = ep ? ep->beta : 0.0f;
 #pragma omp parallel if (dw_par(d, g))
@@ -785,16 +799,9 @@ static inline __attribute__((always_inline)) void tm_fwd_img(const kn_conv2d_des
                     a0[o] = _mm512_add_ps(a0[o], _mm512_maskz_loadu_ps(m0, z));
                     if (NV > 1 && m1) a1[o] = _mm512_add_ps(a1[o], _mm512_maskz_loadu_ps(m1, z + 16));
                 }
-                /* as the epilogue's selects: ReLU takes NaN to 0, Clip keeps it (max/min
-                 * return their second operand when one is NaN) */
-                if (ea->act == KN_ACT_RELU) {
-                    a0[o] = _mm512_max_ps(a0[o], _mm512_setzero_ps());
-                    if (NV > 1) a1[o] = _mm512_max_ps(a1[o], _mm512_setzero_ps());
-                } else if (ea->act == KN_ACT_CLIP) {
-                    const __m512 lo = _mm512_set1_ps(ea->lo), hi = _mm512_set1_ps(ea->hi);
-                    a0[o] = _mm512_min_ps(hi, _mm512_max_ps(lo, a0[o]));
-                    if (NV > 1) a1[o] = _mm512_min_ps(hi, _mm512_max_ps(lo, a1[o]));
-                }
+                const __m512 lo = _mm512_set1_ps(ea->lo), hi = _mm512_set1_ps(ea->hi);
+                a0[o] = act_vec(a0[o], ea->act, lo, hi);
+                if (NV > 1) a1[o] = act_vec(a1[o], ea->act, lo, hi);
             }
             _mm512_mask_storeu_ps(y + o * p + oy * ow, m0, a0[o]);
             if (NV > 1 && m1) _mm512_mask_storeu_ps(y + o * p + oy * ow + 16, m1, a1[o]);
@@ -921,7 +928,7 @@ static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
     kn_epilogue e = {0};
     if (ep) e = *ep;
     e.bias_per_row = true;
-    const bool in_reg = ep && (ep->act == KN_ACT_NONE || ep->act == KN_ACT_RELU || ep->act == KN_ACT_CLIP);
+    const bool in_reg = act_in_registers(ep);
     tm_act ea = {0};
     if (in_reg) {
         ea.act = ep->act;
@@ -929,8 +936,8 @@ static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
         ea.hi = ep->beta;
     }
     /* several images: one thread per image range; one image: threads split the channel
-     * blocks, when there is enough work to pay for the fork (dwsep's 1->16 stem at batch 1,
-     * 113k multiply-adds, ran 35 us forked against 26 us on one thread) */
+     * blocks, when there is enough work to pay for the fork (forking dwsep's 1->16 stem,
+     * 113k multiply-adds, made the whole model at batch 1 take 35 us instead of 26) */
     const bool by_image = n > 1;
     const bool par = conv_threads() > 1 && (n > 1 || (nblk > 1 && oc * g->k * p >= (1 << 18)));
 #pragma omp parallel if (par)
