@@ -6,6 +6,7 @@
 #   make sanitize   the same suite under ASan + UBSan
 #   make bench      benchmarks against PyTorch / ONNX Runtime (see BENCHMARKS.md)
 #   make fuzz       libFuzzer on the ONNX reader + optimizer (clang; FUZZ_SECONDS=60)
+#   make micro      kernel micro-benchmarks (conv forward, OpenBLAS NT vs NN) for BENCHMARKS.md
 #   make CUDA=0     build without the CUDA backend (default: on when nvcc exists)
 
 BUILD      ?= build
@@ -53,7 +54,7 @@ KILN  = $(BUILD)/kiln
 TESTS = $(BUILD)/tests/kiln_tests
 Q     = $(if $(V),,@)
 
-.PHONY: all lib demo test check sanitize bench deps venv clean cuda-check fuzz
+.PHONY: all lib demo test check sanitize bench deps venv clean cuda-check fuzz micro
 .DEFAULT_GOAL := all
 
 all: $(LIBA) $(LIBSO) $(KILN) $(EXAMPLES)
@@ -158,6 +159,12 @@ sanitize: deps
 	@KILN_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	    sh tools/run-tests.sh build/sanitize/tests/kiln_tests build/sanitize/kiln build/sanitize
+
+$(BUILD)/bench/micro: $(BUILD)/obj/bench/micro.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDLIBS)
+micro: $(BUILD)/bench/micro
+	$(BUILD)/bench/micro
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -15,6 +15,7 @@
 
 #include <cblas.h>
 #include <omp.h> /* kiln always builds with -fopenmp */
+#include <stdlib.h>
 #include <string.h>
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -848,6 +849,9 @@ static void tm_fwd_block(const kn_conv2d_desc *d, int64_t k, const float *xp, in
 #define DIRECT_MAX_OC 64
 static bool tm_fwd_ok(const kn_conv2d_desc *d, const geom *g)
 {
+    /* KILN_CONV_DIRECT=0 sends everything through im2col + GEMM (bench/micro.c compares) */
+    const char *env = getenv("KILN_CONV_DIRECT");
+    if (env && !strcmp(env, "0")) return false;
     if (g->direct || d->group != 1 || d->oc > DIRECT_MAX_OC || (d->stride_h != 1 && d->stride_h != 2) ||
         (d->stride_w != 1 && d->stride_w != 2) || d->dil_h != 1 || d->dil_w != 1 || d->ow > 32 || d->pad_t < 0 ||
         d->pad_l < 0 || d->kh > 7 || (d->kw != 3 && d->kw != 5 && d->kw != 7))

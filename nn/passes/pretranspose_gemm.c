@@ -1,12 +1,12 @@
 /* Level 2: store a Gemm's constant B already transposed. Exporters write Linear layers
  * as Gemm(transB=1) with W [N, K]; OpenBLAS packs a transposed B more slowly than a
- * plain one on every call (64x784x128: 116 us as NT, 97 us as NN, one thread; 64x128x64:
- * 9.9 us against 5.3 us), and the weights of an inference graph never change, so the pass
- * transposes them once: a new initializer W^T [K, N] (initializers are never changed in
- * place: they may be shared) and transB=0. The result is a standard ONNX Gemm.
- * Only for N a multiple of 16: OpenBLAS's unpacked small-M kernels then win at every batch
- * measured (N = 128, 64: M = 1..64), while for other widths the plain B loses at small
- * batches (400->120 at M = 1: 2.28 us against 1.28 us; 64->10 at every M). */
+ * plain one on every call, and the weights of an inference graph never change, so the
+ * pass transposes them once: a new initializer W^T [K, N] (initializers are never changed
+ * in place: they may be shared) and transB=0. The result is a standard ONNX Gemm.
+ * Only for N a multiple of 16: then the plain B wins or ties at every batch measured,
+ * while for other widths it loses at small batches (`make micro`, one thread, NT / NN us:
+ * 64 x 784 -> 128: 109 / 93; 64 x 128 -> 64: 9.8 / 5.2; 1 x 784 -> 128: 2.45 / 2.50;
+ * 1 x 400 -> 120: 1.24 / 2.33; 64 -> 10 loses at every batch). */
 #include "nn/passes/passes.h"
 
 #include <stdio.h>

@@ -1,0 +1,102 @@
+/* Kernel micro-benchmarks behind figures in BENCHMARKS.md and comments in core/cpu:
+ *   - kiln's convolution forward (kn_cpu_conv2d_fwd) on resnet_small's shapes at batch 64:
+ *     the direct kernel, the same call through im2col + GEMM (KILN_CONV_DIRECT=0), and
+ *     OpenBLAS running just that path's GEMMs (a lower bound for it);
+ *   - OpenBLAS sgemm with B transposed (NT, as exporters write Linear layers) and plain
+ *     (NN, as pretranspose_gemm stores constant weights), one thread, at the MLP's shapes.
+ * `make micro` builds and runs it; threads from OMP_NUM_THREADS (default: all). */
+#include "core/cpu/cpu.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+void openblas_set_num_threads(int num_threads);
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static float *filled(size_t n, int mod)
+{
+    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    if (!p) exit(1);
+    for (size_t i = 0; i < n; i++) p[i] = (float)(i % (size_t)mod) * 0.1f;
+    return p;
+}
+
+static void conv(int n, int c, int oc, int hw, int k, int stride)
+{
+    const int pad = k / 2, o = (hw + 2 * pad - k) / stride + 1;
+    kn_conv2d_desc d = {.n = n, .c = c, .h = hw, .w = hw, .oc = oc, .kh = k, .kw = k, .oh = o, .ow = o,
+                        .stride_h = stride, .stride_w = stride, .pad_t = pad, .pad_l = pad, .pad_b = pad,
+                        .pad_r = pad, .dil_h = 1, .dil_w = 1, .group = 1};
+    float *x = filled((size_t)n * c * hw * hw, 13), *w = filled((size_t)oc * c * k * k, 7);
+    float *y = filled((size_t)n * oc * o * o, 3);
+    void *ws = aligned_alloc(64, (kn_cpu_conv2d_workspace(&d) + 63) / 64 * 64 + 64);
+    const int it = 30;
+    for (int i = 0; i < 3; i++) kn_cpu_conv2d_fwd(&d, x, w, y, NULL, ws);
+    double t0 = now();
+    for (int i = 0; i < it; i++) kn_cpu_conv2d_fwd(&d, x, w, y, NULL, ws);
+    const double us = (now() - t0) / it * 1e6, flop = 2.0 * n * oc * o * o * c * k * k;
+    setenv("KILN_CONV_DIRECT", "0", 1); /* the same call through im2col + GEMM */
+    kn_cpu_conv2d_fwd(&d, x, w, y, NULL, ws);
+    t0 = now();
+    for (int i = 0; i < it; i++) kn_cpu_conv2d_fwd(&d, x, w, y, NULL, ws);
+    const double ius = (now() - t0) / it * 1e6;
+    unsetenv("KILN_CONV_DIRECT");
+    /* the GEMMs alone of im2col + GEMM: [oc x c*k*k] x [c*k*k x o*o] per image, images split
+     * across the threads with single-threaded sgemm (as conv.c does) */
+    float *col = filled((size_t)omp_get_max_threads() * c * k * k * o * o, 5);
+    t0 = now();
+    for (int i = 0; i < it; i++) {
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < n; b++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oc, o * o, c * k * k, 1.0f, w, c * k * k,
+                        col + (size_t)omp_get_thread_num() * c * k * k * o * o, o * o, 0.0f,
+                        y + (size_t)b * oc * o * o, o * o);
+    }
+    const double gus = (now() - t0) / it * 1e6;
+    printf("conv n=%d %d->%d %dx%d k=%d s=%d, %d threads: direct %7.1f us %5.1f GFLOP/s | im2col+GEMM %7.1f us %5.1f "
+           "| its GEMMs alone %7.1f us %5.1f\n", n, c, oc, hw, hw, k, stride, omp_get_max_threads(), us, flop / us / 1e3,
+           ius, flop / ius / 1e3, gus, flop / gus / 1e3);
+    free(x); free(w); free(y); free(ws); free(col);
+}
+
+static double gemm(int tb, int m, int n, int k)
+{
+    float *a = filled((size_t)m * k, 7), *b = filled((size_t)n * k, 5), *c = filled((size_t)m * n, 3);
+    const int it = 2000;
+    for (int i = 0; i < 200; i++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, k, b, tb ? k : n,
+                    0.0f, c, n);
+    double t0 = now();
+    for (int i = 0; i < it; i++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, k, b, tb ? k : n,
+                    0.0f, c, n);
+    const double us = (now() - t0) / it * 1e6;
+    free(a); free(b); free(c);
+    return us;
+}
+
+int main(void)
+{
+    conv(64, 16, 16, 28, 3, 1);
+    conv(64, 32, 32, 14, 3, 1);
+    conv(64, 16, 32, 28, 3, 2);
+    openblas_set_num_threads(1);
+    static const int shapes[][3] = {{784, 128, 0}, {400, 120, 0}, {128, 64, 0}, {64, 10, 0}};
+    static const int ms[] = {1, 8, 16, 64};
+    printf("sgemm, one thread, us: M x (K -> N), B transposed (NT) vs plain (NN)\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) {
+            const int m = ms[i], k = shapes[s][0], n = shapes[s][1];
+            printf("  M=%2d %3d -> %3d: NT %7.2f  NN %7.2f\n", m, k, n, gemm(1, m, n, k), gemm(0, m, n, k));
+        }
+    return 0;
+}
