@@ -1,5 +1,6 @@
 /* Kernel micro-benchmarks behind figures in BENCHMARKS.md and comments in core/cpu:
- *   - kiln's convolution forward (kn_cpu_conv2d_fwd) on resnet_small's shapes at batch 64:
+ *   - kiln's convolution forward (kn_cpu_conv2d_fwd) on resnet_small's shapes at batch 64
+ *     and LeNet's conv2 at batch 1:
  *     the direct kernel, the same call through im2col + GEMM (KILN_CONV_DIRECT=0), and
  *     OpenBLAS running just that path's GEMMs (a lower bound for it);
  *   - OpenBLAS sgemm with B transposed (NT, as exporters write Linear layers) and plain
@@ -30,16 +31,16 @@ static float *filled(size_t n, int mod)
     return p;
 }
 
-static void conv(int n, int c, int oc, int hw, int k, int stride)
+static void conv(int n, int c, int oc, int hw, int k, int stride, int pad)
 {
-    const int pad = k / 2, o = (hw + 2 * pad - k) / stride + 1;
+    const int o = (hw + 2 * pad - k) / stride + 1;
     kn_conv2d_desc d = {.n = n, .c = c, .h = hw, .w = hw, .oc = oc, .kh = k, .kw = k, .oh = o, .ow = o,
                         .stride_h = stride, .stride_w = stride, .pad_t = pad, .pad_l = pad, .pad_b = pad,
                         .pad_r = pad, .dil_h = 1, .dil_w = 1, .group = 1};
     float *x = filled((size_t)n * c * hw * hw, 13), *w = filled((size_t)oc * c * k * k, 7);
     float *y = filled((size_t)n * oc * o * o, 3);
     void *ws = aligned_alloc(64, (kn_cpu_conv2d_workspace(&d) + 63) / 64 * 64 + 64);
-    const int it = 30;
+    const int it = n > 1 ? 30 : 3000;
     for (int i = 0; i < 3; i++) kn_cpu_conv2d_fwd(&d, x, w, y, NULL, ws);
     double t0 = now();
     for (int i = 0; i < it; i++) kn_cpu_conv2d_fwd(&d, x, w, y, NULL, ws);
@@ -86,9 +87,10 @@ static double gemm(int tb, int m, int n, int k)
 
 int main(void)
 {
-    conv(64, 16, 16, 28, 3, 1);
-    conv(64, 32, 32, 14, 3, 1);
-    conv(64, 16, 32, 28, 3, 2);
+    conv(64, 16, 16, 28, 3, 1, 1);
+    conv(64, 32, 32, 14, 3, 1, 1);
+    conv(64, 16, 32, 28, 3, 2, 1);
+    conv(1, 6, 16, 14, 5, 1, 0); /* LeNet's conv2: 10-wide rows */
     openblas_set_num_threads(1);
     static const int shapes[][3] = {{784, 128, 0}, {400, 120, 0}, {128, 64, 0}, {64, 10, 0}};
     static const int ms[] = {1, 8, 16, 64};

@@ -857,8 +857,10 @@ static bool tm_fwd_ok(const kn_conv2d_desc *d, const geom *g)
         d->pad_l < 0 || d->kh > 7 || (d->kw != 3 && d->kw != 5 && d->kw != 7))
         return false;
     /* Rows fill 16-lane vectors: with under 3/4 of the lanes busy (LeNet's conv2, 10-wide
-     * rows: 5.8 us against 5.3 us for im2col + GEMM at batch 1) OpenBLAS wins once there
-     * are enough output channels; up to 8 the direct kernel always does (conv1, 1->6). */
+     * rows, batch 1: 5.8 us direct against 5.3 us through im2col + GEMM, measured with a
+     * development build before this rule; bench/micro.c now shows both paths equal there,
+     * as the rule sends it to im2col) OpenBLAS wins once there are enough output channels;
+     * up to 8 the direct kernel always does (conv1, 1->6). */
     const int64_t lanes = d->ow > 16 ? 32 : 16;
     return d->oc <= 8 || 4 * d->ow >= 3 * lanes;
 }
