@@ -141,6 +141,14 @@ typedef struct kn_kernels {
     kn_status (*gemm)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                       float *c, int64_t ldc, const kn_epilogue *ep);
+    /* Inference GEMM on weights packed once (B constant): gemm_packed_floats(k, n) floats
+     * hold B packed by gemm_pack_b (B [k, n], or [n, k] when trans_b); gemm_packed then
+     * computes C = act(alpha * A B + beta * C + bias + residual) like gemm with A not
+     * transposed. NULL where the backend has no packed kernel (then use gemm). */
+    int64_t (*gemm_packed_floats)(int64_t k, int64_t n);
+    kn_status (*gemm_pack_b)(bool trans_b, int64_t k, int64_t n, const float *b, int64_t ldb, float *packed);
+    kn_status (*gemm_packed)(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                             const float *packed, float beta, float *c, int64_t ldc, const kn_epilogue *ep);
 
     /* Convolution: forward with epilogue (bias per output channel); backward kernels accumulate.
      * ws is scratch of conv2d_workspace(d) bytes. gb (bias gradient) may be NULL. */

@@ -43,6 +43,8 @@ typedef struct kn_op_ctx {
     kn_rng *rng;            /* session RNG (Dropout in training) */
     const bool *gin_fresh;  /* backward, ops flagged KN_OP_BWD_OVERWRITE: gin[j]'s buffer is
                              * not zeroed yet this step, and the op must overwrite all of it */
+    bool prepack;           /* inference at level 2: constant weights may be packed once into
+                             * state for the kernel's layout (weights are fixed at creation) */
     struct kn_group *group; /* replicas splitting this batch (nn/split.h), or NULL */
     int rank;               /* this replica's index in group */
 } kn_op_ctx;

@@ -330,6 +330,7 @@ static void fill_ctx(kn_session *s, int ni, kn_op_ctx *c, kn_tensor **in, kn_ten
     c->n_out = n->n_outputs;
     c->out = out;
     c->state = &s->state[ni * KN_OP_MAX_STATE];
+    c->prepack = !s->opts.training && s->opts.level >= 2;
     c->rng = &s->rng;
     c->group = s->cur_group;
     c->rank = s->rank;

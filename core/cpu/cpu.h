@@ -13,6 +13,13 @@ kn_status kn_cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
 /* Apply an epilogue to an [m, n] row-major block with leading dimension ldc. */
 void kn_cpu_epilogue(int64_t m, int64_t n, float *c, int64_t ldc, const kn_epilogue *ep);
 
+/* pgemm.c: inference GEMM on prepacked weights (AVX-512 builds; elsewhere unavailable) */
+bool kn_cpu_gemm_packed_available(void);
+int64_t kn_cpu_gemm_packed_floats(int64_t k, int64_t n);
+kn_status kn_cpu_gemm_pack_b(bool trans_b, int64_t k, int64_t n, const float *b, int64_t ldb, float *packed);
+kn_status kn_cpu_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                             const float *packed, float beta, float *c, int64_t ldc, const kn_epilogue *ep);
+
 /* elementwise.c */
 kn_status kn_cpu_unary(kn_unop op, float alpha, float beta, int64_t n, const float *x, float *y);
 kn_status kn_cpu_unary_bwd(kn_unop op, float alpha, float beta, int64_t n, const float *x,

@@ -29,6 +29,11 @@ const kn_kernels kn_cpu_kernels = {
     .sync = cpu_sync,
 
     .gemm = kn_cpu_gemm,
+#if defined(__AVX512F__)
+    .gemm_packed_floats = kn_cpu_gemm_packed_floats,
+    .gemm_pack_b = kn_cpu_gemm_pack_b,
+    .gemm_packed = kn_cpu_gemm_packed,
+#endif
 
     .unary = kn_cpu_unary,
     .unary_bwd = kn_cpu_unary_bwd,

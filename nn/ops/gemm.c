@@ -74,6 +74,35 @@ static kn_status gemm_infer(kn_op_ctx *c)
     return KN_OK;
 }
 
+/* Below this many rows of A the packed kernel's few accumulators wait on FMA latency and
+ * OpenBLAS (its GEMV-like path) is as fast; the packed copy is still made, once. */
+#define PACKED_MIN_M 4
+
+/* B packed for the backend's packed kernel, in state[0], when the session allows it
+ * (inference at level 2), the backend has one, A is not transposed and B is a constant
+ * of the graph. Packed on the first run (warm-up), reused after; NULL otherwise. */
+static kn_status packed_b(kn_op_ctx *c, const gemm_attrs *at, int64_t k, int64_t n, const float **out)
+{
+    *out = NULL;
+    const int bid = c->node->inputs[1];
+    if (!c->prepack || !c->k->gemm_packed || at->trans_a || k <= 0 || n <= 0 || bid < 0) return KN_OK;
+    const kn_value_kind kind = c->graph->values[bid].kind;
+    if (kind != KN_VALUE_PARAM && kind != KN_VALUE_CONST) return KN_OK;
+    kn_tensor *st = &c->state[0];
+    const int64_t floats = c->k->gemm_packed_floats(k, n);
+    if (!st->data || st->ndim != 1 || st->shape[0] != floats) {
+        kn_tensor_release(st);
+        KN_TRY(kn_tensor_init_on(st, KN_FLOAT, 1, &floats, c->device));
+        kn_status s = c->k->gemm_pack_b(at->trans_b, k, n, c->in[1]->data, c->in[1]->shape[1], st->data);
+        if (s != KN_OK) {
+            kn_tensor_release(st);
+            return s;
+        }
+    }
+    *out = st->data;
+    return KN_OK;
+}
+
 static kn_status gemm_run(kn_op_ctx *c, kn_act act, float act_alpha, float act_beta)
 {
     gemm_attrs at;
@@ -99,6 +128,10 @@ static kn_status gemm_run(kn_op_ctx *c, kn_act act, float act_alpha, float act_b
             beta = 1.0f;
         }
     }
+    const float *packed;
+    KN_TRY(packed_b(c, &at, k, n, &packed));
+    if (packed && m >= PACKED_MIN_M)
+        return c->k->gemm_packed(m, n, k, at.alpha, a->data, a->shape[1], packed, beta, y->data, n, &ep);
     return KN_KCALL(c->k, gemm, at.trans_a, at.trans_b, m, n, k, at.alpha, a->data, a->shape[1], b->data,
                     b->shape[1], beta, y->data, n, &ep);
 }
