@@ -75,7 +75,12 @@ $(BUILD)/obj/gen/onnx.pb-c.o: $(PB_C)
 $(BUILD)/obj/%.o: %.c $(PB_H)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(FILE_CFLAGS) -MMD -MP -c $< -o $@
+
+# The packed-weights convolution's tiles broadcast input[j * S + kj] for each tap kj:
+# GCC 12's predictive commoning (on at -O2) carries those values across taps through
+# the stack, which halved the kernel's speed in the prototype; keep it off there.
+$(BUILD)/obj/core/cpu/pconv.o: FILE_CFLAGS = -fno-predictive-commoning
 
 $(BUILD)/obj/%.cu.o: %.cu
 	@mkdir -p $(dir $@)

@@ -155,6 +155,15 @@ typedef struct kn_kernels {
     size_t (*conv2d_workspace)(const kn_conv2d_desc *d);
     kn_status (*conv2d_fwd)(const kn_conv2d_desc *d, const float *x, const float *w, float *y,
                             const kn_epilogue *ep, void *ws);
+    /* Inference convolution on weights packed once: conv2d_packed_floats(d) floats (0 when
+     * the backend's packed kernel does not handle d: use conv2d_fwd) hold w packed by
+     * conv2d_pack_w; conv2d_fwd_packed is conv2d_fwd on them, with conv2d_workspace(d)
+     * bytes of scratch. The packing depends on c, oc and the kernel size, not on n. NULL
+     * where the backend has none. */
+    int64_t (*conv2d_packed_floats)(const kn_conv2d_desc *d);
+    kn_status (*conv2d_pack_w)(const kn_conv2d_desc *d, const float *w, float *packed);
+    kn_status (*conv2d_fwd_packed)(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
+                                   const kn_epilogue *ep, void *ws);
     kn_status (*conv2d_bwd_data)(const kn_conv2d_desc *d, const float *w, const float *gy,
                                  float *gx, void *ws);
     kn_status (*conv2d_bwd_filter)(const kn_conv2d_desc *d, const float *x, const float *gy,

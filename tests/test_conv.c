@@ -635,3 +635,91 @@ Test(conv_kernel, single_image_row_split)
                        .pad_b = 2, .pad_r = 1, .group = 2));
     kn_set_num_threads(before);
 }
+
+/* ---- packed-weights forward (core/cpu/pconv.c, level-2 inference) ---- */
+
+/* d through the packed kernel against the direct loops, with bias + residual and each
+ * activation; single image (rows split across threads) and several. */
+static void check_packed(kn_conv2d_desc d)
+{
+    const kn_kernels *k = kn_kernels_get(KN_CPU);
+    finish_desc(&d);
+    const int64_t floats = k->conv2d_packed_floats ? k->conv2d_packed_floats(&d) : 0;
+    cr_assert(floats > 0, "packed kernel refused %lldx%lld %lld->%lld k%lldx%lld s%lld,%lld", (long long)d.h,
+              (long long)d.w, (long long)d.c, (long long)d.oc, (long long)d.kh, (long long)d.kw,
+              (long long)d.stride_h, (long long)d.stride_w);
+    const int64_t nx = d.n * d.c * d.h * d.w, nw = d.oc * d.c * d.kh * d.kw, ny = d.n * d.oc * d.oh * d.ow;
+    const int64_t p = d.oh * d.ow;
+    float *x = frand(nx, 21), *w = frand(nw, 22), *b = frand(d.oc, 23), *res = frand(ny, 24);
+    float *y = frand(ny, 25), *raw = frand(ny, 26), *ref = frand(ny, 27), *pk = frand(floats, 28);
+    void *ws = kn_host_alloc(k->conv2d_workspace(&d) + 1);
+    T_OK(k->conv2d_pack_w(&d, w, pk));
+    ref_fwd(&d, x, w, NULL, NULL, false, raw);
+    T_OK(k->conv2d_fwd_packed(&d, x, pk, y, NULL, ws));
+    T_ASSERT_CLOSE(y, raw, ny, 1e-4, 1e-5);
+    const kn_act acts[] = {KN_ACT_RELU, KN_ACT_CLIP, KN_ACT_HARDSWISH, KN_ACT_LEAKY_RELU, KN_ACT_SIGMOID};
+    for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
+        const float al = acts[a] == KN_ACT_LEAKY_RELU ? 0.1f : -0.2f, be = 0.3f;
+        kn_epilogue ep = {.bias = b, .bias_per_row = true, .residual = a % 2 ? res : NULL, .act = acts[a],
+                          .alpha = al, .beta = be};
+        T_OK(k->conv2d_fwd_packed(&d, x, pk, y, &ep, ws));
+        for (int64_t i = 0; i < ny; i++)
+            ref[i] = kn_act_apply(acts[a], al, be, raw[i] + b[i / p % d.oc] + (a % 2 ? res[i] : 0.0f));
+        T_ASSERT_CLOSE(y, ref, ny, 1e-4, 1e-5);
+    }
+    float *bufs[] = {x, w, b, res, y, raw, ref, pk};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) kn_host_free(bufs[i]);
+    kn_host_free(ws);
+}
+
+#define NEED_PACKED_CONV()                                                                                  \
+    do {                                                                                                    \
+        const kn_kernels *k_ = kn_kernels_get(KN_CPU);                                                      \
+        if (!k_->conv2d_fwd_packed) cr_skip_test("the packed convolution needs an AVX-512 build (this one has none)"); \
+    } while (0)
+
+Test(conv_packed, resnet_and_lenet_shapes)
+{
+    NEED_PACKED_CONV();
+    /* 16->16 and 32->32 3x3 pad 1 (one and two channel vectors), stride 2, 1x1 stride 2,
+     * LeNet's conv2 (6->16 5x5 unpadded, rows of 8) */
+    check_packed(DESC(.n = 3, .c = 16, .h = 28, .w = 28, .oc = 16, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed(DESC(.n = 2, .c = 32, .h = 14, .w = 14, .oc = 32, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed(DESC(.n = 2, .c = 16, .h = 28, .w = 28, .oc = 32, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed(DESC(.n = 2, .c = 16, .h = 28, .w = 28, .oc = 32, .kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2));
+    check_packed(DESC(.n = 3, .c = 6, .h = 12, .w = 12, .oc = 16, .kh = 5, .kw = 5));
+}
+
+Test(conv_packed, odd_geometries)
+{
+    NEED_PACKED_CONV();
+    /* channel counts that fill part of a vector block, rows split into uneven tiles (30 ->
+     * 15 + 15, 57 -> 3 tiles; 29 with two vectors -> 15 + 14), asymmetric pads and
+     * kernels, stride 2 across only one axis, a single output column */
+    check_packed(DESC(.n = 2, .c = 3, .h = 9, .w = 30, .oc = 20, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed(DESC(.n = 1, .c = 5, .h = 7, .w = 57, .oc = 17, .kh = 2, .kw = 4, .pad_t = 0, .pad_l = 2, .pad_b = 1, .pad_r = 0));
+    check_packed(DESC(.n = 2, .c = 4, .h = 11, .w = 29, .oc = 48, .kh = 3, .kw = 5, .stride_h = 1, .stride_w = 2, .pad_t = 2, .pad_l = 1, .pad_b = 0, .pad_r = 2));
+    check_packed(DESC(.n = 2, .c = 8, .h = 13, .w = 6, .oc = 33, .kh = 3, .kw = 2, .stride_h = 2, .stride_w = 1, .pad_t = 1, .pad_b = 1));
+    check_packed(DESC(.n = 3, .c = 16, .h = 5, .w = 3, .oc = 16, .kh = 3, .kw = 3));
+    check_packed(DESC(.n = 1, .c = 64, .h = 20, .w = 20, .oc = 64, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+}
+
+Test(conv_packed, refuses_what_it_does_not_handle)
+{
+    NEED_PACKED_CONV();
+    const kn_kernels *k = kn_kernels_get(KN_CPU);
+    kn_conv2d_desc no[] = {
+        DESC(.n = 1, .c = 16, .h = 8, .w = 8, .oc = 8, .kh = 3, .kw = 3),                 /* < 16 output channels */
+        DESC(.n = 1, .c = 16, .h = 8, .w = 8, .oc = 16, .kh = 3, .kw = 3, .group = 16), /* grouped */
+        DESC(.n = 1, .c = 16, .h = 8, .w = 8, .oc = 16, .kh = 3, .kw = 3, .dil_h = 2, .dil_w = 2),
+        DESC(.n = 1, .c = 16, .h = 8, .w = 8, .oc = 16, .kh = 3, .kw = 3, .stride_w = 3),
+        DESC(.n = 1, .c = 16, .h = 8, .w = 8, .oc = 16, .kh = 1, .kw = 1),                /* a plain GEMM */
+        DESC(.n = 1, .c = 1, .h = 8, .w = 8, .oc = 16, .kh = 3, .kw = 3),                 /* 9 taps */
+    };
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++) {
+        finish_desc(&no[i]);
+        cr_assert_eq(k->conv2d_packed_floats(&no[i]), 0, "case %zu", i);
+        float w[1] = {0}, pk[1];
+        cr_assert_eq(k->conv2d_pack_w(&no[i], w, pk), KN_ERR_UNSUPPORTED, "case %zu", i);
+    }
+}

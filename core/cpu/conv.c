@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "core/cpu/simd.h"
 #endif
 
 /* Whether the direct kernels can apply an epilogue's activation in registers (else the
@@ -516,32 +516,6 @@ static bool dw_par(const kn_conv2d_desc *d, const geom *g)
  * (16x16 register transposes), every output pixel is then kh*kw full-width FMAs, and the
  * [pixel][16] result is transposed back into the channel planes. */
 #define DWC_MAX 24576 /* floats of per-thread stack scratch (96 KiB) */
-
-/* r[i] (row i) <- column i of the 16x16 matrix whose rows were r[0..15]. */
-static inline __attribute__((always_inline)) void tr16x16(__m512 r[16])
-{
-    __m512 t[16], u[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int gq = 0; gq < 4; gq++) { /* u[4g + j], 128-bit lane L: rows 4g..4g+3 of column 4L + j */
-        u[4 * gq + 0] = _mm512_shuffle_ps(t[4 * gq + 0], t[4 * gq + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        u[4 * gq + 1] = _mm512_shuffle_ps(t[4 * gq + 0], t[4 * gq + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        u[4 * gq + 2] = _mm512_shuffle_ps(t[4 * gq + 1], t[4 * gq + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        u[4 * gq + 3] = _mm512_shuffle_ps(t[4 * gq + 1], t[4 * gq + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int j = 0; j < 4; j++) {
-        const __m512 x0 = _mm512_shuffle_f32x4(u[j], u[4 + j], _MM_SHUFFLE(2, 0, 2, 0));
-        const __m512 x1 = _mm512_shuffle_f32x4(u[j], u[4 + j], _MM_SHUFFLE(3, 1, 3, 1));
-        const __m512 y0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(2, 0, 2, 0));
-        const __m512 y1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], _MM_SHUFFLE(3, 1, 3, 1));
-        r[j] = _mm512_shuffle_f32x4(x0, y0, _MM_SHUFFLE(2, 0, 2, 0));
-        r[4 + j] = _mm512_shuffle_f32x4(x1, y1, _MM_SHUFFLE(2, 0, 2, 0));
-        r[8 + j] = _mm512_shuffle_f32x4(x0, y0, _MM_SHUFFLE(3, 1, 3, 1));
-        r[12 + j] = _mm512_shuffle_f32x4(x1, y1, _MM_SHUFFLE(3, 1, 3, 1));
-    }
-}
 
 static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
 
@@ -1082,7 +1056,8 @@ size_t kn_cpu_conv2d_workspace(const kn_conv2d_desc *d)
     if (check_desc(d, &g) != KN_OK) return 0;
     /* per thread: scratch, plus weight and bias gradient partials */
     int64_t per = thread_floats(d, &g) + d->oc * g.k + d->oc;
-    return sizeof(float) * (size_t)(per * conv_threads()) + 64;
+    const size_t own = sizeof(float) * (size_t)(per * conv_threads()) + 64, packed = kn_cpu_conv2d_packed_workspace(d);
+    return own > packed ? own : packed; /* the same scratch serves conv2d_fwd_packed */
 }
 
 /* One image: threads split the output rows, each im2cols its rows into its own column

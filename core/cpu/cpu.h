@@ -13,6 +13,14 @@ kn_status kn_cpu_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
 /* Apply an epilogue to an [m, n] row-major block with leading dimension ldc. */
 void kn_cpu_epilogue(int64_t m, int64_t n, float *c, int64_t ldc, const kn_epilogue *ep);
 
+/* pconv.c: inference convolution on prepacked weights (AVX-512 builds, >= 16 output
+ * channels, groups of 1; packed_floats is 0 where it does not apply) */
+int64_t kn_cpu_conv2d_packed_floats(const kn_conv2d_desc *d);
+size_t kn_cpu_conv2d_packed_workspace(const kn_conv2d_desc *d);
+kn_status kn_cpu_conv2d_pack_w(const kn_conv2d_desc *d, const float *w, float *packed);
+kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
+                                   const kn_epilogue *ep, void *ws);
+
 /* pgemm.c: inference GEMM on prepacked weights (AVX-512 builds; elsewhere unavailable) */
 bool kn_cpu_gemm_packed_available(void);
 int64_t kn_cpu_gemm_packed_floats(int64_t k, int64_t n);

@@ -43,6 +43,11 @@ const kn_kernels kn_cpu_kernels = {
     /* conv */
     .conv2d_workspace = kn_cpu_conv2d_workspace,
     .conv2d_fwd = kn_cpu_conv2d_fwd,
+#if defined(__AVX512F__)
+    .conv2d_packed_floats = kn_cpu_conv2d_packed_floats,
+    .conv2d_pack_w = kn_cpu_conv2d_pack_w,
+    .conv2d_fwd_packed = kn_cpu_conv2d_fwd_packed,
+#endif
     .conv2d_bwd_data = kn_cpu_conv2d_bwd_data,
     .conv2d_bwd_filter = kn_cpu_conv2d_bwd_filter,
 

@@ -96,7 +96,9 @@ kn_status kn_conv_forward(kn_op_ctx *c, const kn_tensor *residual, kn_act act, f
     KN_TRY(kn_conv_desc(c, &d));
     kn_epilogue ep = {.bias = b ? b->data : NULL, .bias_per_row = true,
                       .residual = residual ? residual->data : NULL, .act = act, .alpha = alpha, .beta = beta};
-    return kn_conv_geom_fwd(c->k, &d, x->data, w->data, c->out[0]->data, &ep, c->ws);
+    const float *packed;
+    KN_TRY(kn_conv_packed_w(c, &d, &packed));
+    return kn_conv_geom_fwd(c->k, &d, x->data, w->data, packed, c->out[0]->data, &ep, c->ws);
 }
 
 static kn_status conv_infer(kn_op_ctx *c) { return kn_conv_infer(c, false); }

@@ -162,7 +162,7 @@ static kn_status ct_backward(kn_op_ctx *c)
     float *sums = ones + align64(sizeof(float) * (size_t)nones) / sizeof(float);
     if (c->gin[0]) { /* dX = conv(dY, W), added to what dX already holds */
         kn_epilogue none = {0};
-        KN_TRY(kn_conv_geom_fwd(c->k, &d, gy->data, w->data, tmp, &none, c->ws));
+        KN_TRY(kn_conv_geom_fwd(c->k, &d, gy->data, w->data, NULL, tmp, &none, c->ws));
         kn_bcast bc;
         KN_TRY(kn_bcast_init(&bc, x->ndim, x->shape, x->ndim, x->shape));
         KN_TRY(KN_KCALL(c->k, binary, KN_BIN_ADD, KN_FLOAT, &bc, c->gin[0]->data, tmp, c->gin[0]->data));

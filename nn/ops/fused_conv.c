@@ -101,9 +101,11 @@ static kn_status fused_conv_forward(kn_op_ctx *c)
     kn_pool2d_desc pd = {.n = d.n, .c = d.oc, .h = d.d2.oh, .w = d.d2.ow, .oh = y->shape[2], .ow = y->shape[3],
                          .kh = pl.kh, .kw = pl.kw, .stride_h = pl.sh, .stride_w = pl.sw, .dil_h = 1, .dil_w = 1};
     const int64_t plane = d.oc * d.ovol, out_plane = d.oc * y->shape[2] * y->shape[3];
+    const float *packed;
+    KN_TRY(kn_conv_packed_w(c, &d, &packed));
     if (!per_image(c)) {
         float *pre = (float *)((char *)c->ws + kn_conv_kernel_ws(c, &d));
-        KN_TRY(kn_conv_geom_fwd(c->k, &d, x->data, w->data, pre, &ep, c->ws));
+        KN_TRY(kn_conv_geom_fwd(c->k, &d, x->data, w->data, packed, pre, &ep, c->ws));
         return KN_KCALL(c->k, maxpool2d_fwd, &pd, pre, y->data, NULL);
     }
     kn_conv_geom one = d;
@@ -130,7 +132,7 @@ static kn_status fused_conv_forward(kn_op_ctx *c)
 #endif
         for (int64_t i = 0; i < d.n; i++) {
             if (mine != KN_OK) continue;
-            mine = kn_conv_geom_fwd(c->k, &one, (const float *)x->data + (size_t)i * image_in, w->data, pre, &ep, ws);
+            mine = kn_conv_geom_fwd(c->k, &one, (const float *)x->data + (size_t)i * image_in, w->data, packed, pre, &ep, ws);
             if (mine == KN_OK)
                 mine = KN_KCALL(c->k, maxpool2d_fwd, &pd, pre, (float *)y->data + (size_t)(i * out_plane), NULL);
         }

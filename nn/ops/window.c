@@ -208,11 +208,35 @@ size_t kn_conv_geom_ws(const kn_kernels *k, const kn_conv_geom *g)
     return k->conv2d_workspace ? k->conv2d_workspace(&g->d2) : 0;
 }
 
-kn_status kn_conv_geom_fwd(const kn_kernels *k, const kn_conv_geom *g, const float *x, const float *w, float *y,
-                           const kn_epilogue *ep, void *ws)
+kn_status kn_conv_geom_fwd(const kn_kernels *k, const kn_conv_geom *g, const float *x, const float *w,
+                           const float *packed, float *y, const kn_epilogue *ep, void *ws)
 {
     if (g->nd) return KN_KCALL(k, convnd_fwd, &g->dn, x, w, y, ep, ws);
+    if (packed && k->conv2d_fwd_packed) return k->conv2d_fwd_packed(&g->d2, x, packed, y, ep, ws);
     return KN_KCALL(k, conv2d_fwd, &g->d2, x, w, y, ep, ws);
+}
+
+kn_status kn_conv_packed_w(kn_op_ctx *c, const kn_conv_geom *d, const float **packed)
+{
+    *packed = NULL;
+    const int wid = c->node->inputs[1];
+    if (!c->prepack || d->nd || !c->k->conv2d_packed_floats || !c->k->conv2d_pack_w || wid < 0) return KN_OK;
+    const kn_value_kind kind = c->graph->values[wid].kind;
+    if (kind != KN_VALUE_PARAM && kind != KN_VALUE_CONST) return KN_OK;
+    const int64_t floats = c->k->conv2d_packed_floats(&d->d2);
+    if (floats <= 0) return KN_OK;
+    kn_tensor *st = &c->state[0];
+    if (!st->data || st->ndim != 1 || st->shape[0] != floats) {
+        kn_tensor_release(st);
+        KN_TRY(kn_tensor_init_on(st, KN_FLOAT, 1, &floats, c->device));
+        kn_status s = c->k->conv2d_pack_w(&d->d2, c->in[1]->data, st->data);
+        if (s != KN_OK) {
+            kn_tensor_release(st);
+            return s;
+        }
+    }
+    *packed = st->data;
+    return KN_OK;
 }
 
 kn_status kn_conv_geom_bwd_data(const kn_kernels *k, const kn_conv_geom *g, const float *w, const float *gy,

@@ -56,8 +56,12 @@ typedef struct kn_conv_geom {
 void kn_conv_geom_init(const kn_window *w, const int64_t *xshape, const int64_t *yshape, int64_t group,
                        kn_conv_geom *g);
 size_t kn_conv_geom_ws(const kn_kernels *k, const kn_conv_geom *g);
-kn_status kn_conv_geom_fwd(const kn_kernels *k, const kn_conv_geom *g, const float *x, const float *w, float *y,
-                           const kn_epilogue *ep, void *ws);
+kn_status kn_conv_geom_fwd(const kn_kernels *k, const kn_conv_geom *g, const float *x, const float *w,
+                           const float *packed, float *y, const kn_epilogue *ep, void *ws);
+/* W packed for the backend's packed convolution, kept in c->state[0]: only in level-2
+ * inference sessions (c->prepack), for a constant W and a 2-D geometry the kernel takes;
+ * packed on the first run, NULL otherwise (then pass NULL to kn_conv_geom_fwd). */
+kn_status kn_conv_packed_w(kn_op_ctx *c, const kn_conv_geom *d, const float **packed);
 /* A Conv/FusedConv node's geometry for this run's input shapes, and its kernel scratch
  * (64-byte multiple). */
 kn_status kn_conv_desc(const kn_op_ctx *c, kn_conv_geom *d);

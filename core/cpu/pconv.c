@@ -1,0 +1,322 @@
+/* Packed-weights direct convolution for inference (AVX-512): output channels in the
+ * vector, weights packed once per session.
+ *
+ * The weights [oc, c, kh, kw] become blocks of 16 (oc <= 16) or 32 output channels, each
+ * stored tap-major ([c * kh * kw][16 or 32], zero past oc). A tile is up to 28 output
+ * pixels of one row x 16 channels (or 14 x 32): per tap one or two weight vectors are
+ * loaded and each pixel's input value is broadcast from the (padded) NCHW plane into
+ * an FMA, so the register tile is the GEMM's [pixels x channels] block and strided
+ * convolutions cost nothing extra (the broadcasts just step by the stride). The tile is
+ * transposed in registers to NCHW rows and the epilogue (bias, residual, ReLU/Clip/
+ * HardSwish/LeakyRelu) is applied on the way out.
+ *
+ * Against kiln's pixels-in-vector kernel (conv.c) on resnet_small's shapes at batch 64,
+ * 2 threads (a prototype measured with bench/micro.c's method, 2026-11-27 ~16:00):
+ * 16->16 3x3 28x28 269 vs 234 GFLOP/s, 32->32 14x14 325 vs 230, 16->32 stride 2 263 vs
+ * 189. It needs at least 16 output channels to fill the vector; fewer stay on conv.c.
+ * Padding: each image is copied once into zero-bordered planes (rows and borders written
+ * in one pass); unpadded convolutions read the input in place. */
+#include "core/cpu/cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__AVX512F__)
+#include "core/cpu/simd.h"
+
+#define MAXP1 28 /* pixels per tile with one channel vector */
+#define MAXP2 14 /* with two */
+
+static int64_t ocv(const kn_conv2d_desc *d) { return d->oc > 16 ? 2 : 1; }
+static bool padded(const kn_conv2d_desc *d) { return d->pad_t || d->pad_l || d->pad_b || d->pad_r; }
+
+/* The geometry the kernel handles; everything else returns 0 floats (use conv2d_fwd). */
+static bool applies(const kn_conv2d_desc *d)
+{
+    const char *env = getenv("KILN_CONV_PACKED"); /* "0": off (bench/micro.c compares) */
+    if (env && !strcmp(env, "0")) return false;
+    /* a 1x1, stride-1, unpadded convolution is a plain GEMM on the input (conv.c hands it to
+     * OpenBLAS, faster there: dwsep's pointwise convs); a single-channel stem's 9 or 25 taps
+     * are too few to pay for the tile's transpose (resnet_small's stem: 145 us here against
+     * 100 us on conv.c's kernel, batch 64) */
+    const bool gemm_like = d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && !padded(d);
+    return !gemm_like && d->c * d->kh * d->kw >= 16 && d->group == 1 && d->oc >= 16 && d->dil_h == 1 && d->dil_w == 1 && d->stride_h >= 1 &&
+           (d->stride_w == 1 || d->stride_w == 2) && d->pad_t >= 0 && d->pad_l >= 0 && d->pad_b >= 0 &&
+           d->pad_r >= 0 && d->oh > 0 && d->ow > 0 && d->kh > 0 && d->kw > 0;
+}
+
+/* Planes the kernel reads: rows of wp floats, hp rows per channel. */
+static void plane_dims(const kn_conv2d_desc *d, int64_t *hp, int64_t *wp)
+{
+    if (!padded(d)) {
+        *hp = d->h;
+        *wp = d->w;
+        return;
+    }
+    *hp = (d->oh - 1) * d->stride_h + d->kh;
+    *wp = (d->ow - 1) * d->stride_w + d->kw;
+}
+
+static int threads(void)
+{
+#ifdef _OPENMP
+    return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int64_t kn_cpu_conv2d_packed_floats(const kn_conv2d_desc *d)
+{
+    if (!applies(d)) return 0;
+    const int64_t w = 16 * ocv(d);
+    return (d->oc + w - 1) / w * (d->c * d->kh * d->kw) * w;
+}
+
+size_t kn_cpu_conv2d_packed_workspace(const kn_conv2d_desc *d)
+{
+    if (!applies(d) || !padded(d)) return 0;
+    int64_t hp, wp;
+    plane_dims(d, &hp, &wp);
+    return (size_t)threads() * (((size_t)(d->c * hp * wp) * sizeof(float) + 63) / 64 * 64);
+}
+
+kn_status kn_cpu_conv2d_pack_w(const kn_conv2d_desc *d, const float *w, float *packed)
+{
+    if (!applies(d)) return kn_error(KN_ERR_UNSUPPORTED, "packed convolution does not apply to this geometry");
+    const int64_t vw = 16 * ocv(d), k = d->c * d->kh * d->kw, nob = (d->oc + vw - 1) / vw;
+    for (int64_t b = 0; b < nob; b++)
+        for (int64_t t = 0; t < k; t++)
+            for (int64_t l = 0; l < vw; l++) {
+                const int64_t o = b * vw + l;
+                packed[(b * k + t) * vw + l] = o < d->oc ? w[o * k + t] : 0.0f;
+            }
+    return KN_OK;
+}
+
+/* The epilogue of a tile's channel rows (bias per channel, residual of y's shape). */
+typedef struct cv_epi {
+    const float *bias, *residual; /* block's first channel / y's position of the tile */
+    kn_act act;                   /* in registers: NONE, RELU, CLIP, HARDSWISH, LEAKY_RELU */
+    float alpha, beta;
+} cv_epi;
+
+static inline __m512 epi_act(__m512 v, const cv_epi *e)
+{
+    switch (e->act) {
+    case KN_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps()); /* ReLU(NaN) = 0, as kn_cpu_epilogue */
+    case KN_ACT_CLIP: return _mm512_min_ps(_mm512_set1_ps(e->beta), _mm512_max_ps(_mm512_set1_ps(e->alpha), v));
+    case KN_ACT_HARDSWISH: {
+        __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+        t = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t));
+        return _mm512_mul_ps(v, t);
+    }
+    case KN_ACT_LEAKY_RELU: {
+        const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+        return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(e->alpha));
+    }
+    default: return v;
+    }
+}
+
+/* One tile: NP pixels of one output row (input pixel j at xp[j * S]) x 16 * NV channels,
+ * ob of them real; y points at the tile's first output of channel 0 (planes p apart). */
+static inline __attribute__((always_inline)) void tile(const float *xp, int64_t plane, int64_t wp, int64_t c,
+                                                        int64_t kh, int64_t kw, const float *w, float *y,
+                                                        int64_t p, int64_t ob, const cv_epi *e, const int NV,
+                                                        const int NP, const int S)
+{
+    __m512 acc[MAXP1][2];
+    #pragma GCC unroll 28
+    for (int j = 0; j < NP; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+    for (int64_t ci = 0; ci < c; ci++)
+        for (int64_t ki = 0; ki < kh; ki++) {
+            const float *r = xp + ci * plane + ki * wp;
+            for (int64_t kj = 0; kj < kw; kj++, w += 16 * NV) {
+                const __m512 w0 = _mm512_loadu_ps(w), w1 = NV > 1 ? _mm512_loadu_ps(w + 16) : w0;
+                #pragma GCC unroll 28
+                for (int j = 0; j < NP; j++) {
+                    const __m512 b = _mm512_set1_ps(r[j * S + kj]);
+                    acc[j][0] = _mm512_fmadd_ps(b, w0, acc[j][0]);
+                    if (NV > 1) acc[j][1] = _mm512_fmadd_ps(b, w1, acc[j][1]);
+                }
+            }
+        }
+    /* [pixel][channel] -> [channel][pixel], 16 x 16 at a time */
+    #pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) {
+        const int64_t nch = ob - 16 * v < 16 ? ob - 16 * v : 16;
+        #pragma GCC unroll 2
+        for (int j0 = 0; j0 < NP; j0 += 16) {
+            if (nch <= 0) break;
+            __m512 t[16];
+            #pragma GCC unroll 16
+            for (int j = 0; j < 16; j++) t[j] = j0 + j < NP ? acc[j0 + j][v] : _mm512_setzero_ps();
+            tr16x16(t);
+            const int np = NP - j0 < 16 ? NP - j0 : 16;
+            const __mmask16 m = (__mmask16)((1u << np) - 1u);
+            for (int64_t o = 0; o < nch; o++) {
+                const int64_t ch = 16 * v + o;
+                __m512 r = t[o];
+                if (e->bias) r = _mm512_add_ps(r, _mm512_set1_ps(e->bias[ch]));
+                if (e->residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, e->residual + ch * p + j0));
+                _mm512_mask_storeu_ps(y + ch * p + j0, m, epi_act(r, e));
+            }
+        }
+    }
+}
+
+typedef void (*tile_fn)(const float *, int64_t, int64_t, int64_t, int64_t, int64_t, const float *, float *, int64_t,
+                        int64_t, const cv_epi *);
+#define T1(NV, NP, S)                                                                                    \
+    static void tile_##NV##_##NP##_##S(const float *xp, int64_t plane, int64_t wp, int64_t c, int64_t kh, \
+                                       int64_t kw, const float *w, float *y, int64_t p, int64_t ob,       \
+                                       const cv_epi *e)                                                   \
+    {                                                                                                    \
+        tile(xp, plane, wp, c, kh, kw, w, y, p, ob, e, NV, NP, S);                                       \
+    }
+#define T2(NP) T1(1, NP, 1) T1(1, NP, 2) T1(2, NP, 1) T1(2, NP, 2)
+#define T1ONLY(NP) T1(1, NP, 1) T1(1, NP, 2)
+T2(1) T2(2) T2(3) T2(4) T2(5) T2(6) T2(7) T2(8) T2(9) T2(10) T2(11) T2(12) T2(13) T2(14)
+T1ONLY(15) T1ONLY(16) T1ONLY(17) T1ONLY(18) T1ONLY(19) T1ONLY(20) T1ONLY(21) T1ONLY(22) T1ONLY(23) T1ONLY(24)
+T1ONLY(25) T1ONLY(26) T1ONLY(27) T1ONLY(28)
+#define E2(NP) {{tile_1_##NP##_1, tile_1_##NP##_2}, {tile_2_##NP##_1, tile_2_##NP##_2}}
+#define E1(NP) {{tile_1_##NP##_1, tile_1_##NP##_2}, {NULL, NULL}}
+static const tile_fn tiles[MAXP1 + 1][2][2] = {
+    {{NULL, NULL}, {NULL, NULL}}, E2(1), E2(2), E2(3), E2(4), E2(5), E2(6), E2(7), E2(8), E2(9), E2(10), E2(11),
+    E2(12), E2(13), E2(14), E1(15), E1(16), E1(17), E1(18), E1(19), E1(20), E1(21), E1(22), E1(23), E1(24), E1(25),
+    E1(26), E1(27), E1(28),
+};
+
+/* Zero-bordered copy of channels [c0, c1) of one image: every cell written once. */
+static void pad_image(const kn_conv2d_desc *d, int64_t hp, int64_t wp, const float *restrict x, float *restrict buf,
+                      int64_t c0, int64_t c1)
+{
+    const int64_t ncol = d->w < wp - d->pad_l ? d->w : wp - d->pad_l;
+    for (int64_t ci = c0; ci < c1; ci++)
+        for (int64_t py = 0; py < hp; py++) {
+            float *restrict row = buf + (ci * hp + py) * wp;
+            const int64_t iy = py - d->pad_t;
+            if (iy < 0 || iy >= d->h || ncol <= 0) {
+                memset(row, 0, sizeof(float) * (size_t)wp);
+                continue;
+            }
+            for (int64_t j = 0; j < d->pad_l; j++) row[j] = 0.0f;
+            memcpy(row + d->pad_l, x + (ci * d->h + iy) * d->w, sizeof(float) * (size_t)ncol);
+            for (int64_t j = d->pad_l + ncol; j < wp; j++) row[j] = 0.0f;
+        }
+}
+
+/* Output rows [r0, r1) (flattened over channel blocks: r = block * oh + oy) of one image
+ * whose planes start at xp. */
+static void rows(const kn_conv2d_desc *d, const float *xp, int64_t plane, int64_t wp, const float *packed, float *y,
+                 const cv_epi *base, int64_t r0, int64_t r1)
+{
+    const int64_t nv = ocv(d), vw = 16 * nv, k = d->c * d->kh * d->kw, p = d->oh * d->ow;
+    const int64_t maxp = nv == 1 ? MAXP1 : MAXP2, nchunk = (d->ow + maxp - 1) / maxp;
+    const int64_t chunk = (d->ow + nchunk - 1) / nchunk; /* even chunks: 28 -> 28, 30 -> 15 + 15 */
+    const int s = d->stride_w == 2;
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t bl = r / d->oh, oy = r % d->oh, o0 = bl * vw, ob = d->oc - o0 < vw ? d->oc - o0 : vw;
+        const float *wb = packed + bl * k * vw;
+        for (int64_t ox = 0; ox < d->ow; ox += chunk) {
+            const int64_t np = d->ow - ox < chunk ? d->ow - ox : chunk;
+            const int64_t at = oy * d->ow + ox;
+            cv_epi e = *base;
+            if (e.bias) e.bias += o0;
+            if (e.residual) e.residual += o0 * p + at;
+            tiles[np][nv - 1][s](xp + oy * d->stride_h * wp + ox * d->stride_w, plane, wp, d->c, d->kh, d->kw, wb,
+                                 y + o0 * p + at, p, ob, &e);
+        }
+    }
+}
+
+kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
+                                   const kn_epilogue *ep, void *ws)
+{
+    if (!applies(d)) return kn_error(KN_ERR_UNSUPPORTED, "packed convolution does not apply to this geometry");
+    int64_t hp, wp;
+    plane_dims(d, &hp, &wp);
+    const bool pad = padded(d);
+    const int64_t plane = hp * wp, per = ((d->c * plane * (int64_t)sizeof(float) + 63) / 64 * 64) / (int64_t)sizeof(float);
+    const int64_t nrows = (d->oc + 16 * ocv(d) - 1) / (16 * ocv(d)) * d->oh, p = d->oh * d->ow;
+    const int64_t in_img = d->c * d->h * d->w, out_img = d->oc * p;
+    cv_epi base = {0};
+    bool after = false; /* Sigmoid, Tanh: applied to the output after the kernel */
+    if (ep) {
+        base.bias = ep->bias;
+        base.residual = ep->residual;
+        if (ep->act == KN_ACT_SIGMOID || ep->act == KN_ACT_TANH) after = true;
+        else {
+            base.act = ep->act;
+            base.alpha = ep->alpha;
+            base.beta = ep->beta;
+        }
+    }
+    const int T = threads();
+    /* one image: threads share its padded copy and split the output rows, when there is
+     * enough work to pay for the fork; several: one image at a time per thread */
+    const bool par = T > 1 && (d->n > 1 || (double)d->oc * (double)d->c * (double)(d->kh * d->kw) * (double)p >= 262144.0);
+#pragma omp parallel num_threads(par ? T : 1)
+    {
+#ifdef _OPENMP
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+        const int t = 0, nt = 1;
+#endif
+        if (d->n == 1) {
+            const float *xp = x;
+            if (pad) {
+                float *buf = ws;
+                pad_image(d, hp, wp, x, buf, d->c * t / nt, d->c * (t + 1) / nt);
+#pragma omp barrier
+                xp = buf;
+            }
+            cv_epi e = base;
+            rows(d, xp, plane, wp, packed, y, &e, nrows * t / nt, nrows * (t + 1) / nt);
+        } else {
+            float *buf = (float *)ws + (int64_t)t * per;
+            for (int64_t i = d->n * t / nt; i < d->n * (t + 1) / nt; i++) {
+                const float *xp = x + i * in_img;
+                if (pad) {
+                    pad_image(d, hp, wp, xp, buf, 0, d->c);
+                    xp = buf;
+                }
+                cv_epi e = base;
+                if (e.residual) e.residual += i * out_img;
+                rows(d, xp, plane, wp, packed, y + i * out_img, &e, 0, nrows);
+            }
+        }
+    }
+    if (after) {
+        const kn_epilogue ea = {.act = ep->act, .alpha = ep->alpha, .beta = ep->beta};
+        kn_cpu_epilogue(d->n * d->oc, p, y, p, &ea);
+    }
+    return KN_OK;
+}
+#else
+int64_t kn_cpu_conv2d_packed_floats(const kn_conv2d_desc *d)
+{
+    (void)d;
+    return 0;
+}
+size_t kn_cpu_conv2d_packed_workspace(const kn_conv2d_desc *d)
+{
+    (void)d;
+    return 0;
+}
+kn_status kn_cpu_conv2d_pack_w(const kn_conv2d_desc *d, const float *w, float *packed)
+{
+    (void)d, (void)w, (void)packed;
+    return kn_error(KN_ERR_UNSUPPORTED, "packed convolution needs an AVX-512 build");
+}
+kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
+                                   const kn_epilogue *ep, void *ws)
+{
+    (void)d, (void)x, (void)packed, (void)y, (void)ep, (void)ws;
+    return kn_error(KN_ERR_UNSUPPORTED, "packed convolution needs an AVX-512 build");
+}
+#endif
