@@ -149,6 +149,16 @@ Test(conv_kernel, pointwise_fast_path)
     check_kernels(DESC(.n = 3, .c = 5, .h = 4, .w = 5, .oc = 3, .kh = 1, .kw = 1));
     check_kernels(DESC(.n = 2, .c = 6, .h = 4, .w = 3, .oc = 4, .kh = 1, .kw = 1, .group = 2));
 }
+/* Pointwise convs with a few input channels and >= 16 pixels take pgemm.c's small-k tiles
+ * (AVX-512 builds): dwsep's shapes, one image (threads split the tiles) and several, a
+ * partial last panel (20 pixels) and more rows than one tile (oc 33). */
+Test(conv_kernel, pointwise_small_k_tiles)
+{
+    check_kernels(DESC(.n = 3, .c = 16, .h = 14, .w = 14, .oc = 32, .kh = 1, .kw = 1));
+    check_kernels(DESC(.n = 1, .c = 32, .h = 7, .w = 7, .oc = 64, .kh = 1, .kw = 1));
+    check_kernels(DESC(.n = 2, .c = 3, .h = 4, .w = 5, .oc = 33, .kh = 1, .kw = 1));
+    check_kernels(DESC(.n = 1, .c = 64, .h = 32, .w = 32, .oc = 64, .kh = 1, .kw = 1));
+}
 Test(conv_kernel, pointwise_strided)
 {
     check_kernels(DESC(.n = 2, .c = 3, .h = 7, .w = 5, .oc = 2, .kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2));
@@ -701,7 +711,18 @@ Test(conv_packed, odd_geometries)
     check_packed(DESC(.n = 2, .c = 4, .h = 11, .w = 29, .oc = 48, .kh = 3, .kw = 5, .stride_h = 1, .stride_w = 2, .pad_t = 2, .pad_l = 1, .pad_b = 0, .pad_r = 2));
     check_packed(DESC(.n = 2, .c = 8, .h = 13, .w = 6, .oc = 33, .kh = 3, .kw = 2, .stride_h = 2, .stride_w = 1, .pad_t = 1, .pad_b = 1));
     check_packed(DESC(.n = 3, .c = 16, .h = 5, .w = 3, .oc = 16, .kh = 3, .kw = 3));
-    check_packed(DESC(.n = 1, .c = 64, .h = 20, .w = 20, .oc = 64, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed(DESC(.n = 1, .c = 64, .h = 20, .w = 20, .oc = 80, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+}
+
+/* One image on one thread: no row split. */
+Test(conv_packed, single_image_one_thread)
+{
+    NEED_PACKED_CONV();
+    const int before = kn_get_num_threads();
+    kn_set_num_threads(1);
+    check_packed(DESC(.n = 1, .c = 16, .h = 28, .w = 28, .oc = 16, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed(DESC(.n = 1, .c = 16, .h = 28, .w = 28, .oc = 32, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    kn_set_num_threads(before);
 }
 
 Test(conv_packed, refuses_what_it_does_not_handle)

@@ -100,27 +100,9 @@ kn_status kn_cpu_conv2d_pack_w(const kn_conv2d_desc *d, const float *w, float *p
 /* The epilogue of a tile's channel rows (bias per channel, residual of y's shape). */
 typedef struct cv_epi {
     const float *bias, *residual; /* block's first channel / y's position of the tile */
-    kn_act act;                   /* in registers: NONE, RELU, CLIP, HARDSWISH, LEAKY_RELU */
+    kn_act act;                   /* in registers (kn_act_in_vec) */
     float alpha, beta;
 } cv_epi;
-
-static inline __m512 epi_act(__m512 v, const cv_epi *e)
-{
-    switch (e->act) {
-    case KN_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps()); /* ReLU(NaN) = 0, as kn_cpu_epilogue */
-    case KN_ACT_CLIP: return _mm512_min_ps(_mm512_set1_ps(e->beta), _mm512_max_ps(_mm512_set1_ps(e->alpha), v));
-    case KN_ACT_HARDSWISH: {
-        __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-        t = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t));
-        return _mm512_mul_ps(v, t);
-    }
-    case KN_ACT_LEAKY_RELU: {
-        const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-        return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(e->alpha));
-    }
-    default: return v;
-    }
-}
 
 /* One tile: NP pixels of one output row (input pixel j at xp[j * S]) x 16 * NV channels,
  * ob of them real; y points at the tile's first output of channel 0 (planes p apart). */
@@ -163,7 +145,7 @@ static inline __attribute__((always_inline)) void tile(const float *xp, int64_t 
                 __m512 r = t[o];
                 if (e->bias) r = _mm512_add_ps(r, _mm512_set1_ps(e->bias[ch]));
                 if (e->residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, e->residual + ch * p + j0));
-                _mm512_mask_storeu_ps(y + ch * p + j0, m, epi_act(r, e));
+                _mm512_mask_storeu_ps(y + ch * p + j0, m, kn_act_vec(r, e->act, e->alpha, e->beta));
             }
         }
     }
@@ -191,13 +173,14 @@ static const tile_fn tiles[MAXP1 + 1][2][2] = {
     E1(26), E1(27), E1(28),
 };
 
-/* Zero-bordered copy of channels [c0, c1) of one image: every cell written once. */
+/* Zero-bordered copy of padded rows [r0, r1) of every channel of one image: every cell
+ * written once. */
 static void pad_image(const kn_conv2d_desc *d, int64_t hp, int64_t wp, const float *restrict x, float *restrict buf,
-                      int64_t c0, int64_t c1)
+                      int64_t r0, int64_t r1)
 {
     const int64_t ncol = d->w < wp - d->pad_l ? d->w : wp - d->pad_l;
-    for (int64_t ci = c0; ci < c1; ci++)
-        for (int64_t py = 0; py < hp; py++) {
+    for (int64_t ci = 0; ci < d->c; ci++)
+        for (int64_t py = r0; py < r1; py++) {
             float *restrict row = buf + (ci * hp + py) * wp;
             const int64_t iy = py - d->pad_t;
             if (iy < 0 || iy >= d->h || ncol <= 0) {
@@ -249,7 +232,7 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
     if (ep) {
         base.bias = ep->bias;
         base.residual = ep->residual;
-        if (ep->act == KN_ACT_SIGMOID || ep->act == KN_ACT_TANH) after = true;
+        if (!kn_act_in_vec(ep->act)) after = true;
         else {
             base.act = ep->act;
             base.alpha = ep->alpha;
@@ -271,7 +254,9 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
             const float *xp = x;
             if (pad) {
                 float *buf = ws;
-                pad_image(d, hp, wp, x, buf, d->c * t / nt, d->c * (t + 1) / nt);
+                /* by rows, as the outputs are split: each thread mostly reads what it wrote
+                 * (and the rows the previous layer's same thread wrote) */
+                pad_image(d, hp, wp, x, buf, hp * t / nt, hp * (t + 1) / nt);
 #pragma omp barrier
                 xp = buf;
             }
@@ -282,7 +267,7 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
             for (int64_t i = d->n * t / nt; i < d->n * (t + 1) / nt; i++) {
                 const float *xp = x + i * in_img;
                 if (pad) {
-                    pad_image(d, hp, wp, xp, buf, 0, d->c);
+                    pad_image(d, hp, wp, xp, buf, 0, hp);
                     xp = buf;
                 }
                 cv_epi e = base;

@@ -21,7 +21,7 @@
 #include <omp.h>
 #endif
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "core/cpu/simd.h"
 #endif
 
 #define PANEL 32
@@ -60,7 +60,7 @@ typedef struct tile_epi {
     bool bias_per_row;
     const float *residual;      /* tile's first element; rows n floats apart */
     int64_t res_ld;
-    kn_act act;                 /* applied in registers when RELU, CLIP or NONE */
+    kn_act act;                 /* applied in registers when kn_act_in_vec */
     float lo, hi;
     bool act_after;             /* other activations: applied after the store */
     kn_epilogue after;
@@ -76,24 +76,24 @@ static inline __attribute__((always_inline)) __m512 finish(__m512 v, int i, int 
                                              : _mm512_maskz_loadu_ps(m, e->bias + 16 * vi));
     }
     if (e->residual) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, e->residual + i * e->res_ld + 16 * vi));
-    /* max/min return their second operand when one is NaN: ReLU(NaN) = 0 and
-     * Clip(NaN) = NaN, as kn_cpu_epilogue does */
-    if (e->act == KN_ACT_RELU) v = _mm512_max_ps(v, _mm512_setzero_ps());
-    else if (e->act == KN_ACT_CLIP) v = _mm512_min_ps(_mm512_set1_ps(e->hi), _mm512_max_ps(_mm512_set1_ps(e->lo), v));
-    return v;
+    return kn_act_vec(v, e->act, e->lo, e->hi);
 }
 
-/* One MR x (16 * NV) tile: rows a[i * lda], panel bp ([k][16 * NV]), nc valid columns. */
-static inline __attribute__((always_inline)) void tile(const float *a, int64_t lda, const float *bp, int64_t k,
-                                                        float *c, int64_t ldc, int64_t nc, const tile_epi *e,
-                                                        const int MR, const int NV)
+/* One MR x (16 * NV) tile: rows a[i * lda]; B's k-th row of this tile at bp + k * ldb
+ * (a packed panel: ldb = its width; B in place: B's row stride), nc valid columns (B is
+ * read only there). */
+static inline __attribute__((always_inline)) void tile(const float *a, int64_t lda, const float *bp, int64_t ldb,
+                                                        int64_t k, float *c, int64_t ldc, int64_t nc,
+                                                        const tile_epi *e, const int MR, const int NV)
 {
+    const __mmask16 m0 = nc >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nc) - 1u);
+    const __mmask16 m1 = nc >= 32 ? (__mmask16)0xFFFF : nc > 16 ? (__mmask16)((1u << (nc - 16)) - 1u) : 0;
     __m512 acc[MR_MAX][2];
     #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     const float *a0 = a, *a1 = MR > 5 ? a + 5 * lda : a, *a2 = MR > 10 ? a + 10 * lda : a; /* row bases */
-    for (int64_t kk = 0; kk < k; kk++, bp += 16 * NV) {
-        const __m512 b0 = _mm512_loadu_ps(bp), b1 = NV > 1 ? _mm512_loadu_ps(bp + 16) : b0;
+    for (int64_t kk = 0; kk < k; kk++, bp += ldb) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, bp), b1 = NV > 1 ? _mm512_maskz_loadu_ps(m1, bp + 16) : b0;
         #pragma GCC unroll 14
         for (int i = 0; i < MR; i++) {
             const float *ar = i < 5 ? a0 + i * lda : i < 10 ? a1 + (i - 5) * lda : a2 + (i - 10) * lda;
@@ -102,8 +102,6 @@ static inline __attribute__((always_inline)) void tile(const float *a, int64_t l
             if (NV > 1) acc[i][1] = _mm512_fmadd_ps(s, b1, acc[i][1]);
         }
     }
-    const __mmask16 m0 = nc >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nc) - 1u);
-    const __mmask16 m1 = nc >= 32 ? (__mmask16)0xFFFF : nc > 16 ? (__mmask16)((1u << (nc - 16)) - 1u) : 0;
     #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) {
         float *ci = c + i * ldc;
@@ -116,12 +114,13 @@ static inline __attribute__((always_inline)) void tile(const float *a, int64_t l
     }
 }
 
-typedef void (*tile_fn)(const float *, int64_t, const float *, int64_t, float *, int64_t, int64_t, const tile_epi *);
+typedef void (*tile_fn)(const float *, int64_t, const float *, int64_t, int64_t, float *, int64_t, int64_t,
+                        const tile_epi *);
 #define TILE(MR, NV)                                                                                      \
-    static void tile_##MR##_##NV(const float *a, int64_t lda, const float *bp, int64_t k, float *c,       \
-                                 int64_t ldc, int64_t nc, const tile_epi *e)                              \
+    static void tile_##MR##_##NV(const float *a, int64_t lda, const float *bp, int64_t ldb, int64_t k,    \
+                                 float *c, int64_t ldc, int64_t nc, const tile_epi *e)                    \
     {                                                                                                     \
-        tile(a, lda, bp, k, c, ldc, nc, e, MR, NV);                                                       \
+        tile(a, lda, bp, ldb, k, c, ldc, nc, e, MR, NV);                                                  \
     }
 #define TILES(MR) TILE(MR, 1) TILE(MR, 2)
 TILES(1) TILES(2) TILES(3) TILES(4) TILES(5) TILES(6) TILES(7)
@@ -135,19 +134,17 @@ static const tile_fn tiles[MR_MAX + 1][2] = {
 /* Work below this many multiply-adds runs on the calling thread (a fork costs more). */
 #define PAR_MIN_MNK 262144.0
 
-kn_status kn_cpu_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                             const float *packed, float beta, float *c, int64_t ldc, const kn_epilogue *ep)
+/* C = ... over row blocks x panels; B packed (ldb < 0) or in place (row stride ldb). */
+static void run_tiles(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                      int64_t ldb, float beta, float *c, int64_t ldc, const kn_epilogue *ep)
 {
-    if (m < 0 || n <= 0 || k <= 0)
-        return kn_error(KN_ERR_SHAPE, "gemm_packed: m=%lld n=%lld k=%lld", (long long)m, (long long)n, (long long)k);
-    if (m == 0) return KN_OK;
     tile_epi base = {.alpha = alpha, .beta = beta, .act = KN_ACT_NONE};
     if (ep) {
         base.bias = ep->bias;
         base.bias_per_row = ep->bias_per_row;
         base.residual = ep->residual;
         base.res_ld = n;
-        if (ep->act == KN_ACT_RELU || ep->act == KN_ACT_CLIP || ep->act == KN_ACT_NONE) {
+        if (kn_act_in_vec(ep->act)) {
             base.act = ep->act;
             base.lo = ep->alpha;
             base.hi = ep->beta;
@@ -171,12 +168,38 @@ kn_status kn_cpu_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const
         tile_epi e = base;
         if (e.bias) e.bias += e.bias_per_row ? i0 : j0;
         if (e.residual) e.residual += i0 * n + j0;
-        tiles[i1 - i0][w / 16 - 1](a + i0 * lda, lda, packed + j0 * k, k, c + i0 * ldc + j0, ldc, nc, &e);
+        const float *bp = ldb < 0 ? b + j0 * k : b + j0;
+        tiles[i1 - i0][w / 16 - 1](a + i0 * lda, lda, bp, ldb < 0 ? w : ldb, k, c + i0 * ldc + j0, ldc, nc, &e);
     }
+}
+
+kn_status kn_cpu_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                             const float *packed, float beta, float *c, int64_t ldc, const kn_epilogue *ep)
+{
+    if (m < 0 || n <= 0 || k <= 0)
+        return kn_error(KN_ERR_SHAPE, "gemm_packed: m=%lld n=%lld k=%lld", (long long)m, (long long)n, (long long)k);
+    if (m > 0) run_tiles(m, n, k, alpha, a, lda, packed, -1, beta, c, ldc, ep);
+    return KN_OK;
+}
+
+kn_status kn_cpu_gemm_small_k(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                              int64_t ldb, float *c, int64_t ldc, const kn_epilogue *ep)
+{
+    if (m < 0 || n <= 0 || k <= 0 || ldb < n)
+        return kn_error(KN_ERR_SHAPE, "gemm_small_k: m=%lld n=%lld k=%lld ldb=%lld", (long long)m, (long long)n,
+                        (long long)k, (long long)ldb);
+    if (m > 0) run_tiles(m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, ep);
     return KN_OK;
 }
 #else
 bool kn_cpu_gemm_packed_available(void) { return false; }
+
+kn_status kn_cpu_gemm_small_k(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+                              int64_t ldb, float *c, int64_t ldc, const kn_epilogue *ep)
+{
+    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc, (void)ep;
+    return kn_error(KN_ERR_UNSUPPORTED, "the small-k GEMM needs an AVX-512 build");
+}
 
 kn_status kn_cpu_gemm_pack_b(bool trans_b, int64_t k, int64_t n, const float *b, int64_t ldb, float *packed)
 {
