@@ -1,4 +1,7 @@
 /* Kernel micro-benchmarks behind figures in BENCHMARKS.md and comments in core/cpu:
+ *   - the level-2 packed-weights kernels against what level 0 runs: the convolution on
+ *     prepacked weights (pconv.c) against kn_cpu_conv2d_fwd, the GEMM on prepacked weights
+ *     (pgemm.c) against kn_cpu_gemm (OpenBLAS, split across the threads by kiln);
  *   - kiln's convolution forward (kn_cpu_conv2d_fwd) on resnet_small's shapes at batch 64
  *     and LeNet's conv2 at batch 1:
  *     the direct kernel, the same call through im2col + GEMM (KILN_CONV_DIRECT=0), and
@@ -85,8 +88,81 @@ static double gemm(int tb, int m, int n, int k)
     return us;
 }
 
+/* The convolution forward on prepacked weights against kn_cpu_conv2d_fwd (level 0's call). */
+static void packed_conv(int n, int c, int oc, int hw, int k, int stride, int pad)
+{
+    const int o = (hw + 2 * pad - k) / stride + 1;
+    kn_conv2d_desc d = {.n = n, .c = c, .h = hw, .w = hw, .oc = oc, .kh = k, .kw = k, .oh = o, .ow = o,
+                        .stride_h = stride, .stride_w = stride, .pad_t = pad, .pad_l = pad, .pad_b = pad,
+                        .pad_r = pad, .dil_h = 1, .dil_w = 1, .group = 1};
+    const int64_t floats = kn_cpu_conv2d_packed_floats(&d);
+    if (floats <= 0) {
+        printf("packed conv n=%d %d->%d: not handled by the packed kernel\n", n, c, oc);
+        return;
+    }
+    float *x = filled((size_t)n * c * hw * hw, 13), *w = filled((size_t)oc * c * k * k, 7);
+    float *y = filled((size_t)n * oc * o * o, 3), *pk = filled((size_t)floats, 1);
+    void *ws = aligned_alloc(64, (kn_cpu_conv2d_workspace(&d) + 63) / 64 * 64 + 64);
+    if (kn_cpu_conv2d_pack_w(&d, w, pk) != KN_OK) exit(1);
+    const int it = n > 1 ? 30 : 3000;
+    double best_p = 1e30, best_u = 1e30;
+    for (int r = 0; r < 5; r++) { /* alternate, best of 5 */
+        double t0 = now();
+        for (int i = 0; i < it; i++) kn_cpu_conv2d_fwd_packed(&d, x, pk, y, NULL, ws);
+        const double pus = (now() - t0) / it * 1e6;
+        t0 = now();
+        for (int i = 0; i < it; i++) kn_cpu_conv2d_fwd(&d, x, w, y, NULL, ws);
+        const double uus = (now() - t0) / it * 1e6;
+        if (pus < best_p) best_p = pus;
+        if (uus < best_u) best_u = uus;
+    }
+    const double flop = 2.0 * n * oc * o * o * c * k * k;
+    printf("conv n=%2d %2d->%2d %2dx%2d k=%d s=%d: packed %7.1f us %5.1f GFLOP/s | conv2d_fwd %7.1f us %5.1f\n", n, c,
+           oc, hw, hw, k, stride, best_p, flop / best_p / 1e3, best_u, flop / best_u / 1e3);
+    free(x); free(w); free(y); free(pk); free(ws);
+}
+
+/* Y[m, n] = X[m, k] W^T + bias, ReLU: kn_cpu_gemm (OpenBLAS, transB as exported and
+ * plain as pretranspose_gemm stores it) against the packed kernel. */
+static void packed_gemm(int m, int k, int n)
+{
+    float *a = filled((size_t)m * k, 7), *b = filled((size_t)n * k, 5), *c = filled((size_t)m * n, 3);
+    float *bias = filled((size_t)n, 2), *pk = filled((size_t)kn_cpu_gemm_packed_floats(k, n), 1);
+    if (kn_cpu_gemm_pack_b(false, k, n, b, n, pk) != KN_OK) exit(1);
+    const kn_epilogue ep = {.bias = bias, .act = KN_ACT_RELU};
+    const int it = 3000;
+    double best[3] = {1e30, 1e30, 1e30};
+    for (int r = 0; r < 5; r++)
+        for (int v = 0; v < 3; v++) {
+            const double t0 = now();
+            for (int i = 0; i < it; i++) {
+                if (v == 2) kn_cpu_gemm_packed(m, n, k, 1.0f, a, k, pk, 0.0f, c, n, &ep);
+                else kn_cpu_gemm(false, v == 0, m, n, k, 1.0f, a, k, b, v == 0 ? k : n, 0.0f, c, n, &ep);
+            }
+            const double us = (now() - t0) / it * 1e6;
+            if (us < best[v]) best[v] = us;
+        }
+    const double flop = 2.0 * m * n * k;
+    printf("gemm+bias+relu %2d x %3d -> %3d: packed %6.2f us %5.1f GFLOP/s | OpenBLAS NT %6.2f %5.1f | NN %6.2f %5.1f\n",
+           m, k, n, best[2], flop / best[2] / 1e3, best[0], flop / best[0] / 1e3, best[1], flop / best[1] / 1e3);
+    free(a); free(b); free(c); free(bias); free(pk);
+}
+
 int main(void)
 {
+    printf("level 2's packed kernels against level 0's, %d threads (best of 5 alternating runs)\n", omp_get_max_threads());
+    packed_conv(64, 16, 16, 28, 3, 1, 1);
+    packed_conv(64, 32, 32, 14, 3, 1, 1);
+    packed_conv(64, 16, 32, 28, 3, 2, 1);
+    packed_conv(64, 16, 32, 28, 1, 2, 0);
+    packed_conv(64, 6, 16, 12, 5, 1, 0); /* LeNet's conv2 after pooling */
+    packed_conv(1, 16, 16, 28, 3, 1, 1);
+    packed_conv(1, 32, 32, 14, 3, 1, 1);
+    packed_gemm(64, 784, 128);
+    packed_gemm(64, 128, 64);
+    packed_gemm(64, 400, 120);
+    packed_gemm(64, 120, 84);
+    printf("kiln's conv2d_fwd (direct = its own kernels) against im2col + OpenBLAS:\n");
     conv(64, 16, 16, 28, 3, 1, 1);
     conv(64, 32, 32, 14, 3, 1, 1);
     conv(64, 16, 32, 28, 3, 2, 1);

@@ -1099,40 +1099,6 @@ static kn_status fwd_split_rows(const kn_conv2d_desc *d, const geom *g, const fl
     return KN_OK;
 }
 
-#if defined(__AVX512F__)
-/* A 1x1, stride-1, unpadded convolution with few input channels: per image Y = W X is a
- * GEMM with k = c, too small for OpenBLAS's per-call packing to pay (dwsep's pointwise
- * convs, batch 64: see bench/micro.c); the register tiles of pgemm.c read X in place. */
-#define PW_MAX_C 64
-static bool pw_ok(const kn_conv2d_desc *d, const geom *g)
-{
-    const char *env = getenv("KILN_CONV_DIRECT"); /* "0": im2col/OpenBLAS only (bench/micro.c) */
-    return !(env && !strcmp(env, "0")) && g->direct && d->group == 1 && d->c <= PW_MAX_C && g->p >= 16;
-}
-
-static kn_status pw_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, const float *w, float *y,
-                        const kn_epilogue *ep)
-{
-    const int64_t n = d->n, c = d->c, oc = d->oc, p = g->p;
-    kn_epilogue e = {0};
-    if (ep) e = *ep;
-    e.bias_per_row = true; /* conv bias is one value per output channel */
-    if (n == 1) return kn_cpu_gemm_small_k(oc, p, c, w, c, x, p, y, p, &e); /* threads split its tiles */
-    kn_status st = KN_OK;
-#pragma omp parallel for schedule(static) if (conv_threads() > 1)
-    for (int64_t i = 0; i < n; i++) {
-        kn_epilogue ei = e;
-        if (ei.residual) ei.residual += i * oc * p;
-        const kn_status s = kn_cpu_gemm_small_k(oc, p, c, w, c, x + i * c * p, p, y + i * oc * p, p, &ei);
-        if (s != KN_OK) {
-#pragma omp critical(kn_pw_fwd_err)
-            st = s;
-        }
-    }
-    return st;
-}
-#endif
-
 kn_status kn_cpu_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const float *w, float *y,
                             const kn_epilogue *ep, void *ws)
 {
@@ -1141,7 +1107,6 @@ kn_status kn_cpu_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const float
     if (is_depthwise(d, &g)) return dw_fwd(d, &g, x, w, y, ep);
 #if defined(__AVX512F__)
     if (tm_fwd_ok(d, &g)) return tm_fwd(d, &g, x, w, y, ep, ws, thread_floats(d, &g));
-    if (pw_ok(d, &g)) return pw_fwd(d, &g, x, w, y, ep);
 #endif
     if (d->n == 1 && conv_threads() > 1 && d->oh > 1 && g.ocg * g.k * g.p * d->group >= (1 << 20)) return fwd_split_rows(d, &g, x, w, y, ep, ws);
     const int64_t n = d->n, c = d->c, oc = d->oc, cg = g.cg, ocg = g.ocg, k = g.k, p = g.p, hw = g.hw;

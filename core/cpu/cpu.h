@@ -27,11 +27,6 @@ int64_t kn_cpu_gemm_packed_floats(int64_t k, int64_t n);
 kn_status kn_cpu_gemm_pack_b(bool trans_b, int64_t k, int64_t n, const float *b, int64_t ldb, float *packed);
 kn_status kn_cpu_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                              const float *packed, float beta, float *c, int64_t ldc, const kn_epilogue *ep);
-/* The same register tiles on B read in place (row stride ldb): C = A B + epilogue, for
- * pointwise convolutions, whose per-image GEMMs (k = input channels) are too small for
- * OpenBLAS's per-call packing to pay; runs on the calling thread inside a parallel region. */
-kn_status kn_cpu_gemm_small_k(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                              int64_t ldb, float *c, int64_t ldc, const kn_epilogue *ep);
 
 /* elementwise.c */
 kn_status kn_cpu_unary(kn_unop op, float alpha, float beta, int64_t n, const float *x, float *y);

@@ -79,9 +79,8 @@ static inline __attribute__((always_inline)) __m512 finish(__m512 v, int i, int 
     return kn_act_vec(v, e->act, e->lo, e->hi);
 }
 
-/* One MR x (16 * NV) tile: rows a[i * lda]; B's k-th row of this tile at bp + k * ldb
- * (a packed panel: ldb = its width; B in place: B's row stride), nc valid columns (B is
- * read only there). */
+/* One MR x (16 * NV) tile: rows a[i * lda]; the panel's k-th row at bp + k * ldb (ldb =
+ * the panel's width), nc valid columns. */
 static inline __attribute__((always_inline)) void tile(const float *a, int64_t lda, const float *bp, int64_t ldb,
                                                         int64_t k, float *c, int64_t ldc, int64_t nc,
                                                         const tile_epi *e, const int MR, const int NV)
@@ -134,9 +133,9 @@ static const tile_fn tiles[MR_MAX + 1][2] = {
 /* Work below this many multiply-adds runs on the calling thread (a fork costs more). */
 #define PAR_MIN_MNK 262144.0
 
-/* C = ... over row blocks x panels; B packed (ldb < 0) or in place (row stride ldb). */
+/* C = ... over row blocks x panels of the packed B. */
 static void run_tiles(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
-                      int64_t ldb, float beta, float *c, int64_t ldc, const kn_epilogue *ep)
+                      float beta, float *c, int64_t ldc, const kn_epilogue *ep)
 {
     tile_epi base = {.alpha = alpha, .beta = beta, .act = KN_ACT_NONE};
     if (ep) {
@@ -168,8 +167,7 @@ static void run_tiles(int64_t m, int64_t n, int64_t k, float alpha, const float 
         tile_epi e = base;
         if (e.bias) e.bias += e.bias_per_row ? i0 : j0;
         if (e.residual) e.residual += i0 * n + j0;
-        const float *bp = ldb < 0 ? b + j0 * k : b + j0;
-        tiles[i1 - i0][w / 16 - 1](a + i0 * lda, lda, bp, ldb < 0 ? w : ldb, k, c + i0 * ldc + j0, ldc, nc, &e);
+        tiles[i1 - i0][w / 16 - 1](a + i0 * lda, lda, b + j0 * k, w, k, c + i0 * ldc + j0, ldc, nc, &e);
     }
 }
 
@@ -178,39 +176,11 @@ kn_status kn_cpu_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const
 {
     if (m < 0 || n <= 0 || k <= 0)
         return kn_error(KN_ERR_SHAPE, "gemm_packed: m=%lld n=%lld k=%lld", (long long)m, (long long)n, (long long)k);
-    if (m > 0) run_tiles(m, n, k, alpha, a, lda, packed, -1, beta, c, ldc, ep);
+    if (m > 0) run_tiles(m, n, k, alpha, a, lda, packed, beta, c, ldc, ep);
     return KN_OK;
 }
 
-kn_status kn_cpu_gemm_small_k(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                              int64_t ldb, float *c, int64_t ldc, const kn_epilogue *ep)
-{
-    if (m < 0 || n <= 0 || k <= 0 || ldb < n)
-        return kn_error(KN_ERR_SHAPE, "gemm_small_k: m=%lld n=%lld k=%lld ldb=%lld", (long long)m, (long long)n,
-                        (long long)k, (long long)ldb);
-    if (m > 0) run_tiles(m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc, ep);
-    return KN_OK;
-}
 #else
 bool kn_cpu_gemm_packed_available(void) { return false; }
 
-kn_status kn_cpu_gemm_small_k(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
-                              int64_t ldb, float *c, int64_t ldc, const kn_epilogue *ep)
-{
-    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc, (void)ep;
-    return kn_error(KN_ERR_UNSUPPORTED, "the small-k GEMM needs an AVX-512 build");
-}
-
-kn_status kn_cpu_gemm_pack_b(bool trans_b, int64_t k, int64_t n, const float *b, int64_t ldb, float *packed)
-{
-    (void)trans_b, (void)k, (void)n, (void)b, (void)ldb, (void)packed;
-    return kn_error(KN_ERR_UNSUPPORTED, "packed GEMM needs an AVX-512 build");
-}
-
-kn_status kn_cpu_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                             const float *packed, float beta, float *c, int64_t ldc, const kn_epilogue *ep)
-{
-    (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)packed, (void)beta, (void)c, (void)ldc, (void)ep;
-    return kn_error(KN_ERR_UNSUPPORTED, "packed GEMM needs an AVX-512 build");
-}
 #endif
