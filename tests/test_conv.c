@@ -572,6 +572,14 @@ Test(conv_kernel, depthwise_direct_geometries)
                        .pad_t = 2, .pad_l = 3, .pad_b = 0, .pad_r = 1, .group = 6));
     check_kernels(DESC(.n = 2, .c = 4, .h = 15, .w = 33, .oc = 4, .kh = 5, .kw = 5, .stride_h = 3, .stride_w = 4,
                        .dil_w = 2, .pad_t = 1, .pad_l = 5, .pad_b = 2, .pad_r = 2, .group = 4));
+    /* 3x3 stride 2 on rows of <= 32 inputs (even/odd permutes, no padded copy): 16 outputs
+     * per row, no padding (15), pads of 2 on the left and top (14) */
+    check_kernels(DESC(.n = 2, .c = 5, .h = 31, .w = 31, .oc = 5, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                       .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1, .group = 5));
+    check_kernels(DESC(.n = 2, .c = 3, .h = 29, .w = 32, .oc = 3, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                       .group = 3));
+    check_kernels(DESC(.n = 1, .c = 4, .h = 24, .w = 26, .oc = 4, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                       .pad_t = 2, .pad_l = 2, .pad_b = 1, .pad_r = 2, .group = 4));
     /* 16 channels at a time (rows under 16 wide): a full and a partial block, stride 2, 7x7 */
     check_kernels(DESC(.n = 3, .c = 20, .h = 14, .w = 14, .oc = 20, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
                        .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1, .group = 20));
@@ -594,6 +602,8 @@ Test(conv_kernel, epilogue_every_activation)
         DESC(.n = 2, .c = 3, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1),
         DESC(.n = 2, .c = 20, .h = 9, .w = 8, .oc = 20, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1,
              .group = 20),
+        DESC(.n = 2, .c = 3, .h = 28, .w = 28, .oc = 3, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 1,
+             .pad_l = 1, .pad_b = 1, .pad_r = 1, .group = 3),
     };
     for (size_t di = 0; di < sizeof descs / sizeof *descs; di++) {
         kn_conv2d_desc d = descs[di];

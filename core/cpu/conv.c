@@ -428,7 +428,37 @@ static inline __attribute__((always_inline)) void dw_pad_plane(const kn_conv2d_d
     __m512 wv[64];
     for (int64_t t = 0; t < kk; t++) wv[t] = _mm512_set1_ps(w[t]);
     const __m512 bv = _mm512_set1_ps(bias), lov = _mm512_set1_ps(lo), hiv = _mm512_set1_ps(hi);
-    for (int64_t oy = 0; oy < oh; oy++) {
+    /* four output rows at a time: four independent FMA chains (one chain of kk dependent
+     * FMAs per vector waited on the FMA latency: dwsep's 16-channel stride-2 layer, batch
+     * 64, 2 threads, /tmp harness of 2026-11-27 15:45: 151 us with one row at a time) */
+    int64_t oy = 0;
+    for (; oy + 4 <= oh; oy += 4)
+        for (int64_t ox0 = 0; ox0 < ow; ox0 += 16) {
+            const float *b0 = buf + oy * rstep + ox0;
+            __m512 a0 = _mm512_mul_ps(wv[0], _mm512_loadu_ps(b0 + pp->tap[0]));
+            __m512 a1 = _mm512_mul_ps(wv[0], _mm512_loadu_ps(b0 + rstep + pp->tap[0]));
+            __m512 a2 = _mm512_mul_ps(wv[0], _mm512_loadu_ps(b0 + 2 * rstep + pp->tap[0]));
+            __m512 a3 = _mm512_mul_ps(wv[0], _mm512_loadu_ps(b0 + 3 * rstep + pp->tap[0]));
+            for (int64_t t = 1; t < kk; t++) {
+                const float *bt = b0 + pp->tap[t];
+                a0 = _mm512_fmadd_ps(wv[t], _mm512_loadu_ps(bt), a0);
+                a1 = _mm512_fmadd_ps(wv[t], _mm512_loadu_ps(bt + rstep), a1);
+                a2 = _mm512_fmadd_ps(wv[t], _mm512_loadu_ps(bt + 2 * rstep), a2);
+                a3 = _mm512_fmadd_ps(wv[t], _mm512_loadu_ps(bt + 3 * rstep), a3);
+            }
+            const int64_t nl = ow - ox0 < 16 ? ow - ox0 : 16;
+            const __mmask16 m = (__mmask16)(nl == 16 ? 0xFFFFu : (1u << nl) - 1u);
+            __m512 acc[4] = {a0, a1, a2, a3};
+            for (int r = 0; r < 4; r++) {
+                if (act >= 0) {
+                    acc[r] = _mm512_add_ps(acc[r], bv);
+                    if (res) acc[r] = _mm512_add_ps(acc[r], _mm512_maskz_loadu_ps(m, res + (oy + r) * ow + ox0));
+                    acc[r] = act_vec(acc[r], (kn_act)act, lov, hiv);
+                }
+                _mm512_mask_storeu_ps(y + (oy + r) * ow + ox0, m, acc[r]);
+            }
+        }
+    for (; oy < oh; oy++) {
         const float *row = buf + oy * rstep;
         float *out = y + oy * ow;
         for (int64_t ox0 = 0; ox0 < ow; ox0 += 16) {
@@ -509,6 +539,90 @@ static bool dw_par(const kn_conv2d_desc *d, const geom *g)
 }
 
 #if defined(__AVX512F__)
+/* Depthwise 3x3, stride 2, rows of at most 32 inputs (MobileNet's downsampling layers at
+ * MNIST sizes): each input row is loaded as two vectors and split into its even and odd
+ * columns with two permutes; the three taps of a row are those, shifted by a lane where
+ * the padding asks. No padded copy of the plane (the phase-split copy of dw_pad_fill
+ * cost more than the arithmetic here: dwsep's 16-channel layer at batch 64, 2 threads,
+ * /tmp harness of 2026-11-27 15:50: 125-155 us through dw_pad_plane or dwc_fwd, 93 us
+ * here). Rows of 12 to 16 outputs: narrower ones leave too many lanes idle, and dwc_fwd
+ * wins (the 32-channel 14x14 -> 7x7 layer: 70 us there, 92 us here). */
+static bool dw_s2_ok(const kn_conv2d_desc *d, const geom *g)
+{
+    return is_depthwise(d, g) && d->oc == d->c && d->kh == 3 && d->kw == 3 && d->stride_h == 2 &&
+           d->stride_w == 2 && d->dil_h == 1 && d->dil_w == 1 && d->w <= 32 && d->ow <= 16 && d->ow >= 12 && d->pad_t >= 0 &&
+           d->pad_l >= 0 && d->pad_l <= 2;
+}
+
+static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
+
+/* v shifted by s lanes (out[i] = v[i + s]), zero where i + s leaves [0, 16). */
+static inline __m512 lane_shift(__m512 v, int s)
+{
+    if (s == 0) return v;
+    const __m512i idx = _mm512_add_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                         _mm512_set1_epi32(s));
+    const __mmask16 ok = _mm512_cmp_epi32_mask(idx, _mm512_setzero_si512(), _MM_CMPINT_NLT) &
+                         _mm512_cmp_epi32_mask(idx, _mm512_set1_epi32(16), _MM_CMPINT_LT);
+    return _mm512_maskz_permutexvar_ps(ok, idx, v);
+}
+
+static void dw_s2_plane(const kn_conv2d_desc *d, const float *restrict x, const float *restrict w,
+                        float *restrict y, float bias, const float *restrict res, int act, float lo, float hi)
+{
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    const __mmask16 m0 = lanes(d->w), m1 = d->w > 16 ? lanes(d->w - 16) : 0, mo = lanes(d->ow);
+    const __m512 bv = _mm512_set1_ps(bias), lov = _mm512_set1_ps(lo), hiv = _mm512_set1_ps(hi);
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (int64_t oy = 0; oy < d->oh; oy++) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int ki = 0; ki < 3; ki++) {
+            const int64_t iy = 2 * oy - d->pad_t + ki;
+            if (iy < 0 || iy >= d->h) continue;
+            const float *row = x + iy * d->w;
+            const __m512 a = _mm512_maskz_loadu_ps(m0, row), b = _mm512_maskz_loadu_ps(m1, row + 16);
+            const __m512 e = _mm512_permutex2var_ps(a, ev, b), o = _mm512_permutex2var_ps(a, od, b);
+            for (int kj = 0; kj < 3; kj++) { /* input column 2 * ox + q */
+                const int q = kj - (int)d->pad_l;
+                const __m512 v = (q & 1) ? lane_shift(o, (q - 1) / 2) : lane_shift(e, q / 2);
+                acc = _mm512_fmadd_ps(wv[ki * 3 + kj], v, acc);
+            }
+        }
+        if (act >= 0) {
+            acc = _mm512_add_ps(acc, bv);
+            if (res) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mo, res + oy * d->ow));
+            acc = act_vec(acc, (kn_act)act, lov, hiv);
+        }
+        _mm512_mask_storeu_ps(y + oy * d->ow, mo, acc);
+    }
+}
+
+static kn_status dw_s2_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, const float *w, float *y,
+                           const kn_epilogue *ep)
+{
+    const bool in_reg = act_in_registers(ep);
+    const int act = in_reg ? (int)ep->act : -1;
+    const float lo = ep ? ep->alpha : 0.0f, hi = ep ? ep->beta : 0.0f;
+    const int64_t c = d->c, p = g->p, hw = g->hw;
+#pragma omp parallel for schedule(static) if (dw_par(d, g))
+    for (int64_t t = 0; t < d->n * c; t++) {
+        const int64_t o = t % c;
+        float *yp = y + t * p;
+        dw_s2_plane(d, x + t * hw, w + o * 9, yp, in_reg && ep->bias ? ep->bias[o] : 0.0f,
+                    in_reg && ep->residual ? ep->residual + t * p : NULL, act, lo, hi);
+        if (ep && !in_reg) {
+            kn_epilogue e = *ep;
+            e.bias_per_row = true;
+            if (e.bias) e.bias += o;
+            if (e.residual) e.residual += t * p;
+            kn_cpu_epilogue(1, p, yp, p, &e);
+        }
+    }
+    return KN_OK;
+}
+
 /* Depthwise over 16 channels at once, for planes too narrow to fill a vector per row
  * (dwsep's 14- and 7-wide outputs left 5/16 to 9/16 of the lanes of the per-plane kernel
  * idle, and a plane of 49 outputs was mostly loop overhead). Per image and block of 16
@@ -517,7 +631,6 @@ static bool dw_par(const kn_conv2d_desc *d, const geom *g)
  * [pixel][16] result is transposed back into the channel planes. */
 #define DWC_MAX 24576 /* floats of per-thread stack scratch (96 KiB) */
 
-static inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
 
 typedef struct dwc_geom { int64_t ph, pw, nrow, ncol; } dwc_geom;
 
@@ -604,6 +717,7 @@ static kn_status dw_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
 {
     const int64_t c = d->c, oc = d->oc, mult = oc / c, p = g->p, hw = g->hw, kk = d->kh * d->kw;
 #if defined(__AVX512F__)
+    if (dw_s2_ok(d, g)) return dw_s2_fwd(d, g, x, w, y, ep);
     dwc_geom dq;
     if (dwc_plan(d, g, &dq)) return dwc_fwd(d, g, &dq, x, w, y, ep);
     dw_pad pp;
