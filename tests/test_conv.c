@@ -706,6 +706,11 @@ Test(conv_packed, resnet_and_lenet_shapes)
     check_packed(DESC(.n = 2, .c = 16, .h = 28, .w = 28, .oc = 32, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
     check_packed(DESC(.n = 2, .c = 16, .h = 28, .w = 28, .oc = 32, .kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2));
     check_packed(DESC(.n = 3, .c = 6, .h = 12, .w = 12, .oc = 16, .kh = 5, .kw = 5));
+    /* dwsep's pointwise convs (planes run as one row of h * w pixels) */
+    check_packed(DESC(.n = 3, .c = 16, .h = 14, .w = 14, .oc = 32, .kh = 1, .kw = 1));
+    check_packed(DESC(.n = 2, .c = 32, .h = 7, .w = 7, .oc = 64, .kh = 1, .kw = 1));
+    check_packed(DESC(.n = 1, .c = 20, .h = 5, .w = 9, .oc = 17, .kh = 1, .kw = 1));
+    check_packed(DESC(.n = 1, .c = 64, .h = 16, .w = 16, .oc = 48, .kh = 1, .kw = 1));
 }
 
 Test(conv_packed, odd_geometries)
@@ -742,7 +747,6 @@ Test(conv_packed, refuses_what_it_does_not_handle)
         DESC(.n = 1, .c = 16, .h = 8, .w = 8, .oc = 16, .kh = 3, .kw = 3, .group = 16), /* grouped */
         DESC(.n = 1, .c = 16, .h = 8, .w = 8, .oc = 16, .kh = 3, .kw = 3, .dil_h = 2, .dil_w = 2),
         DESC(.n = 1, .c = 16, .h = 8, .w = 8, .oc = 16, .kh = 3, .kw = 3, .stride_w = 3),
-        DESC(.n = 1, .c = 16, .h = 8, .w = 8, .oc = 16, .kh = 1, .kw = 1),                /* a plain GEMM */
         DESC(.n = 1, .c = 1, .h = 8, .w = 8, .oc = 16, .kh = 3, .kw = 3),                 /* 9 taps */
     };
     for (size_t i = 0; i < sizeof no / sizeof *no; i++) {

@@ -32,18 +32,20 @@
 
 static int64_t ocv(const kn_conv2d_desc *d) { return d->oc > 16 ? 2 : 1; }
 static bool padded(const kn_conv2d_desc *d) { return d->pad_t || d->pad_l || d->pad_b || d->pad_r; }
+/* 1x1, stride 1, unpadded: a GEMM on the input planes, run as one row of h * w pixels */
+static bool pointwise(const kn_conv2d_desc *d)
+{
+    return d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && !padded(d);
+}
 
 /* The geometry the kernel handles; everything else returns 0 floats (use conv2d_fwd). */
 static bool applies(const kn_conv2d_desc *d)
 {
     const char *env = getenv("KILN_CONV_PACKED"); /* "0": off (bench/micro.c compares) */
     if (env && !strcmp(env, "0")) return false;
-    /* a 1x1, stride-1, unpadded convolution is a plain GEMM on the input (conv.c hands it to
-     * OpenBLAS, faster there: dwsep's pointwise convs); a single-channel stem's 9 or 25 taps
-     * are too few to pay for the tile's transpose (resnet_small's stem: 145 us here against
-     * 100 us on conv.c's kernel, batch 64) */
-    const bool gemm_like = d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && !padded(d);
-    return !gemm_like && d->c * d->kh * d->kw >= 16 && d->group == 1 && d->oc >= 16 && d->dil_h == 1 && d->dil_w == 1 && d->stride_h >= 1 &&
+    /* a single-channel stem's 9 or 25 taps are too few to pay for the tile's transpose
+     * (resnet_small's stem: 145 us here against 100 us on conv.c's kernel, batch 64) */
+    return d->c * d->kh * d->kw >= 16 && d->group == 1 && d->oc >= 16 && d->dil_h == 1 && d->dil_w == 1 && d->stride_h >= 1 &&
            (d->stride_w == 1 || d->stride_w == 2) && d->pad_t >= 0 && d->pad_l >= 0 && d->pad_b >= 0 &&
            d->pad_r >= 0 && d->oh > 0 && d->ow > 0 && d->kh > 0 && d->kw > 0;
 }
@@ -193,27 +195,37 @@ static void pad_image(const kn_conv2d_desc *d, int64_t hp, int64_t wp, const flo
         }
 }
 
-/* Output rows [r0, r1) (flattened over channel blocks: r = block * oh + oy) of one image
- * whose planes start at xp. */
-static void rows(const kn_conv2d_desc *d, const float *xp, int64_t plane, int64_t wp, const float *packed, float *y,
-                 const cv_epi *base, int64_t r0, int64_t r1)
+/* Row chunks: each output row in even chunks of at most 28 (one channel vector) or 14
+ * pixels (two): 28 -> 28, 30 -> 15 + 15. */
+static int64_t row_chunk(const kn_conv2d_desc *d)
+{
+    const int64_t maxp = ocv(d) == 1 ? MAXP1 : MAXP2, nchunk = (d->ow + maxp - 1) / maxp;
+    return (d->ow + nchunk - 1) / nchunk;
+}
+
+static int64_t n_tasks(const kn_conv2d_desc *d)
+{
+    const int64_t vw = 16 * ocv(d), chunk = row_chunk(d);
+    return (d->oc + vw - 1) / vw * d->oh * ((d->ow + chunk - 1) / chunk);
+}
+
+/* Tiles [t0, t1) of one image whose planes start at xp, numbered channel block, then
+ * output row, then chunk of the row. */
+static void run_tiles(const kn_conv2d_desc *d, const float *xp, int64_t plane, int64_t wp, const float *packed,
+                      float *y, const cv_epi *base, int64_t t0, int64_t t1)
 {
     const int64_t nv = ocv(d), vw = 16 * nv, k = d->c * d->kh * d->kw, p = d->oh * d->ow;
-    const int64_t maxp = nv == 1 ? MAXP1 : MAXP2, nchunk = (d->ow + maxp - 1) / maxp;
-    const int64_t chunk = (d->ow + nchunk - 1) / nchunk; /* even chunks: 28 -> 28, 30 -> 15 + 15 */
+    const int64_t chunk = row_chunk(d), nchunk = (d->ow + chunk - 1) / chunk;
     const int s = d->stride_w == 2;
-    for (int64_t r = r0; r < r1; r++) {
-        const int64_t bl = r / d->oh, oy = r % d->oh, o0 = bl * vw, ob = d->oc - o0 < vw ? d->oc - o0 : vw;
-        const float *wb = packed + bl * k * vw;
-        for (int64_t ox = 0; ox < d->ow; ox += chunk) {
-            const int64_t np = d->ow - ox < chunk ? d->ow - ox : chunk;
-            const int64_t at = oy * d->ow + ox;
-            cv_epi e = *base;
-            if (e.bias) e.bias += o0;
-            if (e.residual) e.residual += o0 * p + at;
-            tiles[np][nv - 1][s](xp + oy * d->stride_h * wp + ox * d->stride_w, plane, wp, d->c, d->kh, d->kw, wb,
-                                 y + o0 * p + at, p, ob, &e);
-        }
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t r = t / nchunk, bl = r / d->oh, oy = r % d->oh, ox = t % nchunk * chunk;
+        const int64_t o0 = bl * vw, ob = d->oc - o0 < vw ? d->oc - o0 : vw;
+        const int64_t np = d->ow - ox < chunk ? d->ow - ox : chunk, at = oy * d->ow + ox;
+        cv_epi e = *base;
+        if (e.bias) e.bias += o0;
+        if (e.residual) e.residual += o0 * p + at;
+        tiles[np][nv - 1][s](xp + oy * d->stride_h * wp + ox * d->stride_w, plane, wp, d->c, d->kh, d->kw,
+                             packed + bl * k * vw, y + o0 * p + at, p, ob, &e);
     }
 }
 
@@ -221,11 +233,18 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
                                    const kn_epilogue *ep, void *ws)
 {
     if (!applies(d)) return kn_error(KN_ERR_UNSUPPORTED, "packed convolution does not apply to this geometry");
+    kn_conv2d_desc flat;
+    if (pointwise(d)) { /* its planes are one row of h * w pixels: full-width tiles */
+        flat = *d;
+        flat.h = flat.oh = 1;
+        flat.w = flat.ow = d->h * d->w;
+        d = &flat;
+    }
     int64_t hp, wp;
     plane_dims(d, &hp, &wp);
     const bool pad = padded(d);
     const int64_t plane = hp * wp, per = ((d->c * plane * (int64_t)sizeof(float) + 63) / 64 * 64) / (int64_t)sizeof(float);
-    const int64_t nrows = (d->oc + 16 * ocv(d) - 1) / (16 * ocv(d)) * d->oh, p = d->oh * d->ow;
+    const int64_t ntask = n_tasks(d), p = d->oh * d->ow;
     const int64_t in_img = d->c * d->h * d->w, out_img = d->oc * p;
     cv_epi base = {0};
     bool after = false; /* Sigmoid, Tanh: applied to the output after the kernel */
@@ -240,8 +259,8 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
         }
     }
     const int T = threads();
-    /* one image: threads share its padded copy and split the output rows, when there is
-     * enough work to pay for the fork; several: one image at a time per thread */
+    /* one image: threads share its padded copy and split its tiles, when there is enough
+     * work to pay for the fork; several: one image at a time per thread */
     const bool par = T > 1 && (d->n > 1 || (double)d->oc * (double)d->c * (double)(d->kh * d->kw) * (double)p >= 262144.0);
 #pragma omp parallel num_threads(par ? T : 1)
     {
@@ -261,7 +280,7 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
                 xp = buf;
             }
             cv_epi e = base;
-            rows(d, xp, plane, wp, packed, y, &e, nrows * t / nt, nrows * (t + 1) / nt);
+            run_tiles(d, xp, plane, wp, packed, y, &e, ntask * t / nt, ntask * (t + 1) / nt);
         } else {
             float *buf = (float *)ws + (int64_t)t * per;
             for (int64_t i = d->n * t / nt; i < d->n * (t + 1) / nt; i++) {
@@ -272,7 +291,7 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
                 }
                 cv_epi e = base;
                 if (e.residual) e.residual += i * out_img;
-                rows(d, xp, plane, wp, packed, y + i * out_img, &e, 0, nrows);
+                run_tiles(d, xp, plane, wp, packed, y + i * out_img, &e, 0, ntask);
             }
         }
     }
