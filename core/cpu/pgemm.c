@@ -183,4 +183,16 @@ kn_status kn_cpu_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const
 #else
 bool kn_cpu_gemm_packed_available(void) { return false; }
 
+kn_status kn_cpu_gemm_pack_b(bool trans_b, int64_t k, int64_t n, const float *b, int64_t ldb, float *packed)
+{
+    (void)trans_b, (void)k, (void)n, (void)b, (void)ldb, (void)packed;
+    return kn_error(KN_ERR_UNSUPPORTED, "packed GEMM needs an AVX-512 build");
+}
+
+kn_status kn_cpu_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                             const float *packed, float beta, float *c, int64_t ldc, const kn_epilogue *ep)
+{
+    (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)packed, (void)beta, (void)c, (void)ldc, (void)ep;
+    return kn_error(KN_ERR_UNSUPPORTED, "packed GEMM needs an AVX-512 build");
+}
 #endif
