@@ -580,6 +580,14 @@ Test(conv_kernel, depthwise_direct_geometries)
                        .group = 3));
     check_kernels(DESC(.n = 1, .c = 4, .h = 24, .w = 26, .oc = 4, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
                        .pad_t = 2, .pad_l = 2, .pad_b = 1, .pad_r = 2, .group = 4));
+    /* 3x3 stride 2 on rows of <= 16 inputs, two output rows per vector: 14 -> 7 (odd row
+     * count), 16 -> 8 unpadded (q = 2 reaches past the row), pads of 2 */
+    check_kernels(DESC(.n = 2, .c = 5, .h = 14, .w = 14, .oc = 5, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                       .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1, .group = 5));
+    check_kernels(DESC(.n = 1, .c = 3, .h = 17, .w = 16, .oc = 3, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                       .pad_r = 1, .group = 3));
+    check_kernels(DESC(.n = 2, .c = 2, .h = 9, .w = 11, .oc = 2, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                       .pad_t = 2, .pad_l = 2, .pad_b = 0, .pad_r = 1, .group = 2));
     /* 16 channels at a time (rows under 16 wide): a full and a partial block, stride 2, 7x7 */
     check_kernels(DESC(.n = 3, .c = 20, .h = 14, .w = 14, .oc = 20, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
                        .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1, .group = 20));
