@@ -176,7 +176,10 @@ static const tile_fn tiles[MAXP1 + 1][2][2] = {
 };
 
 /* Zero-bordered copy of padded rows [r0, r1) of every channel of one image: every cell
- * written once. */
+ * written once, 16 at a time (an expanding load puts a row's columns at their padded
+ * lanes; per-row memcpy and scalar border loops made the copy ~15% of a 16->16 3x3
+ * convolution at 28x28, /tmp harness of 2026-11-27 16:00: 25.3 us with padding against
+ * 21.6 us for the same work unpadded). */
 static void pad_image(const kn_conv2d_desc *d, int64_t hp, int64_t wp, const float *restrict x, float *restrict buf,
                       int64_t r0, int64_t r1)
 {
@@ -185,13 +188,19 @@ static void pad_image(const kn_conv2d_desc *d, int64_t hp, int64_t wp, const flo
         for (int64_t py = r0; py < r1; py++) {
             float *restrict row = buf + (ci * hp + py) * wp;
             const int64_t iy = py - d->pad_t;
-            if (iy < 0 || iy >= d->h || ncol <= 0) {
-                memset(row, 0, sizeof(float) * (size_t)wp);
-                continue;
+            const bool inside = iy >= 0 && iy < d->h && ncol > 0;
+            const float *src = inside ? x + (ci * d->h + iy) * d->w : NULL;
+            for (int64_t j0 = 0; j0 < wp; j0 += 16) {
+                const int64_t s0 = j0 - d->pad_l; /* source column of lane 0 */
+                const int64_t l0 = s0 < 0 ? -s0 : 0, l1 = ncol - s0 < 16 ? ncol - s0 : 16;
+                __m512 v = _mm512_setzero_ps();
+                if (inside && l1 > l0 && l0 < 16) {
+                    const __mmask16 m = (__mmask16)(((1u << l1) - 1u) & ~((1u << l0) - 1u));
+                    v = _mm512_maskz_expandloadu_ps(m, src + s0 + l0);
+                }
+                const int64_t left = wp - j0;
+                _mm512_mask_storeu_ps(row + j0, (__mmask16)(left >= 16 ? 0xFFFFu : (1u << left) - 1u), v);
             }
-            for (int64_t j = 0; j < d->pad_l; j++) row[j] = 0.0f;
-            memcpy(row + d->pad_l, x + (ci * d->h + iy) * d->w, sizeof(float) * (size_t)ncol);
-            for (int64_t j = d->pad_l + ncol; j < wp; j++) row[j] = 0.0f;
         }
 }
 
