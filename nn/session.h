@@ -18,7 +18,8 @@ typedef struct kn_session kn_session;
 
 typedef struct kn_session_opts {
     kn_device device; /* KN_CPU default */
-    int level;        /* inference optimizer level 0, 1, 2 (ignored when training) */
+    int level;        /* inference optimizer level 0, 1, 2 (ignored when training); 2 also
+                       * packs constant Gemm/Conv weights once, on the first run */
     bool training;    /* forward in training mode, keep activations, enable backward */
     int threads;      /* 0 = leave the process setting alone */
     bool profile;     /* time every node (see kn_session_profile) */
@@ -67,7 +68,10 @@ bool kn_session_last_run_split(const kn_session *s);
 
 /* Backward from the graph's loss: fills the parameter gradients. */
 kn_status kn_session_backward(kn_session *s);
-/* Trainable parameters (shared with the graph) and their gradients, in a stable order. */
+/* Trainable parameters (shared with the graph) and their gradients, in a stable order.
+ * An inference session at level 2 fixes its weights when it is created and run (folded
+ * BatchNormalization, pretransposed and prepacked copies): write parameters through a
+ * training or level 0/1 session, or create the level-2 session after changing them. */
 int kn_session_num_params(const kn_session *s);
 kn_tensor *kn_session_param(kn_session *s, int i);
 const kn_tensor *kn_session_grad(const kn_session *s, int i);
