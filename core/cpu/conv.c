@@ -532,6 +532,16 @@ static void dw_plane_bwd_filter(const kn_conv2d_desc *d, const float *restrict x
         }
 }
 
+/* The epilogue of output plane t (channel o, p pixels) when a kernel did not apply it. */
+static void plane_epilogue(const kn_epilogue *ep, int64_t o, int64_t t, int64_t p, float *yp)
+{
+    kn_epilogue e = *ep;
+    e.bias_per_row = true;
+    if (e.bias) e.bias += o;
+    if (e.residual) e.residual += t * p;
+    kn_cpu_epilogue(1, p, yp, p, &e);
+}
+
 /* Parallelise planes only when there is enough work to pay for the fork. */
 static bool dw_par(const kn_conv2d_desc *d, const geom *g)
 {
@@ -670,13 +680,7 @@ static kn_status dw_s2_fwd(const kn_conv2d_desc *d, const geom *g, const float *
         const float b = in_reg && ep->bias ? ep->bias[o] : 0.0f, *r = in_reg && ep->residual ? ep->residual + t * p : NULL;
         if (pair) dw_s2_pair_plane(d, x + t * hw, w + o * 9, yp, b, r, act, lo, hi);
         else dw_s2_plane(d, x + t * hw, w + o * 9, yp, b, r, act, lo, hi);
-        if (ep && !in_reg) {
-            kn_epilogue e = *ep;
-            e.bias_per_row = true;
-            if (e.bias) e.bias += o;
-            if (e.residual) e.residual += t * p;
-            kn_cpu_epilogue(1, p, yp, p, &e);
-        }
+        if (ep && !in_reg) plane_epilogue(ep, o, t, p, yp);
     }
     return KN_OK;
 }
@@ -801,13 +805,7 @@ static kn_status dw_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
                 const float *res = in_reg && ep->residual ? ep->residual + t * p : NULL;
                 if (kk == 9) dw_pad_plane(d, &pp, buf, wp, yp, 9, bias, res, act, lo, hi);
                 else dw_pad_plane(d, &pp, buf, wp, yp, kk, bias, res, act, lo, hi);
-                if (ep && !in_reg) {
-                    kn_epilogue e = *ep;
-                    e.bias_per_row = true;
-                    if (e.bias) e.bias += o;
-                    if (e.residual) e.residual += t * p;
-                    kn_cpu_epilogue(1, p, yp, p, &e);
-                }
+                if (ep && !in_reg) plane_epilogue(ep, o, t, p, yp);
             }
         }
         return KN_OK;
@@ -818,13 +816,7 @@ static kn_status dw_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
         const int64_t i = t / oc, o = t % oc;
         float *yp = y + t * p;
         dw_plane_fwd(d, x + (i * c + o / mult) * hw, w + o * kk, yp);
-        if (ep) {
-            kn_epilogue e = *ep;
-            e.bias_per_row = true;
-            if (e.bias) e.bias += o;
-            if (e.residual) e.residual += t * p;
-            kn_cpu_epilogue(1, p, yp, p, &e);
-        }
+        if (ep) plane_epilogue(ep, o, t, p, yp);
     }
     return KN_OK;
 }
