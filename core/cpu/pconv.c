@@ -10,10 +10,10 @@
  * transposed in registers to NCHW rows and the epilogue (bias, residual, ReLU/Clip/
  * HardSwish/LeakyRelu) is applied on the way out.
  *
- * Against kiln's pixels-in-vector kernel (conv.c) on resnet_small's shapes at batch 64,
- * 2 threads (a prototype measured with bench/micro.c's method, 2026-11-27 ~16:00):
- * 16->16 3x3 28x28 269 vs 234 GFLOP/s, 32->32 14x14 325 vs 230, 16->32 stride 2 263 vs
- * 189. It needs at least 16 output channels to fill the vector; fewer stay on conv.c.
+ * Against conv2d_fwd (conv.c's pixels-in-vector direct kernel), `make micro` run of
+ * 2026-11-27 15:57, batch 64, 2 threads: 16->16 3x3 28x28 271 vs 236 GFLOP/s, 32->32
+ * 14x14 299 vs 222, 16->32 stride 2 247 vs 186, LeNet's conv2 (6->16 5x5) 309 vs 228.
+ * It needs at least 16 output channels to fill the vector; fewer stay on conv.c.
  * Padding: each image is copied once into zero-bordered planes (rows and borders written
  * in one pass); unpadded convolutions read the input in place. */
 #include "core/cpu/cpu.h"

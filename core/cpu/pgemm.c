@@ -2,9 +2,10 @@
  * with B (the weights) packed once per session.
  *
  * Why not OpenBLAS here: cblas_sgemm packs B into its own panel layout on every call
- * (OpenBLAS has no packed-weights API), and at inference the weights never change. For
- * the MLP's 64x784 -> 128 layer that packing is about a third of the call (`make micro`:
- * OpenBLAS 2 threads ~51 us, this kernel ~30 us on the same shapes). OpenBLAS stays the
+ * (OpenBLAS has no packed-weights API), and at inference the weights never change. On
+ * the MLP's 64x784 -> 128 layer with bias and ReLU (`make micro` run of 2026-11-27 15:57,
+ * 2 threads): this kernel 34.8 us, OpenBLAS 59.6 us with B plain, 67.9 us transposed;
+ * LeNet's 64x400 -> 120: 19.0 against 33.9 / 37.8 us. OpenBLAS stays the
  * GEMM everywhere else (training, A transposed, non-constant B, non-AVX-512 builds) and
  * is the reference the tests hold this kernel to.
  *
