@@ -4,6 +4,7 @@
  * nearly equal numbers. Threads split channels (training, backward) or
  * planes (inference), so no two threads write the same value. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <math.h>
 
@@ -14,15 +15,15 @@ kn_status kn_cpu_batchnorm_infer(int64_t n, int64_t c, int64_t spatial, const fl
                                  const float *var, float eps, float *y)
 {
     const int64_t planes = n * c;
-    #pragma omp parallel for schedule(static) if (planes * spatial > PAR_MIN)
+    KN_OMP_FOR_IF(planes * spatial > PAR_MIN, schedule(static),
     for (int64_t p = 0; p < planes; p++) {
         const int64_t ch = p % c;
         const float a = scale[ch] / sqrtf(var[ch] + eps), b = bias[ch] - mean[ch] * a;
         const float *xp = x + p * spatial;
         float *yp = y + p * spatial;
-        #pragma omp simd
+        _Pragma("omp simd")
         for (int64_t i = 0; i < spatial; i++) yp[i] = xp[i] * a + b;
-    }
+    });
     return KN_OK;
 }
 
@@ -114,7 +115,7 @@ kn_status kn_cpu_batchnorm_train(int64_t n, int64_t c, int64_t spatial, const fl
 {
     const int64_t count = n * spatial;
     if (count == 0) return kn_error(KN_ERR_SHAPE, "batchnorm_train: no elements per channel");
-    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
+    KN_OMP_FOR_IF(n * c * spatial > PAR_MIN && c > 1, schedule(static),
     for (int64_t ch = 0; ch < c; ch++) {
         const double mean = channel_sum(n, c, spatial, x, ch) / (double)count;
         const double sq = channel_sqdev(n, c, spatial, x, ch, (float)mean);
@@ -129,7 +130,7 @@ kn_status kn_cpu_batchnorm_train(int64_t n, int64_t c, int64_t spatial, const fl
             running_var[ch] = running_var[ch] * momentum + (float)unbiased * (1.0f - momentum);
         }
         channel_affine(n, c, spatial, x, ch, (float)(scale[ch] * invstd), (float)(bias[ch] - mean * scale[ch] * invstd), y);
-    }
+    });
     return KN_OK;
 }
 
@@ -139,7 +140,7 @@ kn_status kn_cpu_batchnorm_bwd(int64_t n, int64_t c, int64_t spatial, const floa
 {
     const int64_t count = n * spatial;
     if (count == 0) return KN_OK;
-    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
+    KN_OMP_FOR_IF(n * c * spatial > PAR_MIN && c > 1, schedule(static),
     for (int64_t ch = 0; ch < c; ch++) {
         double sg, sgd;
         channel_grad_sums(n, c, spatial, x, gy, ch, save_mean[ch], &sg, &sgd);
@@ -148,7 +149,7 @@ kn_status kn_cpu_batchnorm_bwd(int64_t n, int64_t c, int64_t spatial, const floa
         if (gx)
             channel_grad_apply(n, c, spatial, x, gy, ch, scale[ch], save_mean[ch], save_invstd[ch], sg, sgd,
                                (double)count, gx);
-    }
+    });
     return KN_OK;
 }
 
@@ -156,28 +157,28 @@ kn_status kn_cpu_batchnorm_bwd(int64_t n, int64_t c, int64_t spatial, const floa
 
 kn_status kn_cpu_batchnorm_sums(int64_t n, int64_t c, int64_t spatial, const float *x, const float *center, double *out)
 {
-    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
+    KN_OMP_FOR_IF(n * c * spatial > PAR_MIN && c > 1, schedule(static),
     for (int64_t ch = 0; ch < c; ch++)
-        out[ch] = center ? channel_sqdev(n, c, spatial, x, ch, center[ch]) : channel_sum(n, c, spatial, x, ch);
+        out[ch] = center ? channel_sqdev(n, c, spatial, x, ch, center[ch]) : channel_sum(n, c, spatial, x, ch););
     return KN_OK;
 }
 
 kn_status kn_cpu_batchnorm_apply(int64_t n, int64_t c, int64_t spatial, const float *x, const float *scale,
                                  const float *bias, const float *mean, const float *invstd, float *y)
 {
-    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
+    KN_OMP_FOR_IF(n * c * spatial > PAR_MIN && c > 1, schedule(static),
     for (int64_t ch = 0; ch < c; ch++) {
         const double a = (double)scale[ch] * invstd[ch];
         channel_affine(n, c, spatial, x, ch, (float)a, (float)(bias[ch] - mean[ch] * a), y);
-    }
+    });
     return KN_OK;
 }
 
 kn_status kn_cpu_batchnorm_grad_sums(int64_t n, int64_t c, int64_t spatial, const float *x, const float *gy,
                                 const float *mean, double *sg, double *sgd)
 {
-    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
-    for (int64_t ch = 0; ch < c; ch++) channel_grad_sums(n, c, spatial, x, gy, ch, mean[ch], &sg[ch], &sgd[ch]);
+    KN_OMP_FOR_IF(n * c * spatial > PAR_MIN && c > 1, schedule(static),
+    for (int64_t ch = 0; ch < c; ch++) channel_grad_sums(n, c, spatial, x, gy, ch, mean[ch], &sg[ch], &sgd[ch]););
     return KN_OK;
 }
 
@@ -185,9 +186,9 @@ kn_status kn_cpu_batchnorm_grad_apply(int64_t n, int64_t c, int64_t spatial, con
                                       const float *scale, const float *mean, const float *invstd, const double *sg,
                                       const double *sgd, double count, float *gx)
 {
-    #pragma omp parallel for schedule(static) if (n * c * spatial > PAR_MIN && c > 1)
+    KN_OMP_FOR_IF(n * c * spatial > PAR_MIN && c > 1, schedule(static),
     for (int64_t ch = 0; ch < c; ch++)
-        channel_grad_apply(n, c, spatial, x, gy, ch, scale[ch], mean[ch], invstd[ch], sg[ch], sgd[ch], count, gx);
+        channel_grad_apply(n, c, spatial, x, gy, ch, scale[ch], mean[ch], invstd[ch], sg[ch], sgd[ch], count, gx););
     return KN_OK;
 }
 
@@ -197,7 +198,7 @@ kn_status kn_cpu_lrn(int64_t n, int64_t c, int64_t spatial, int64_t size, float 
     if (size < 1) return kn_error(KN_ERR_INVALID, "lrn: size must be >= 1, got %lld", (long long)size);
     const int64_t lo_off = (size - 1) / 2, hi_off = size - 1 - lo_off; /* floor / ceil of (size-1)/2 */
     const float a = alpha / (float)size;
-    #pragma omp parallel for collapse(2) schedule(static) if (n * c * spatial > PAR_MIN)
+    KN_OMP_FOR_IF(n * c * spatial > PAR_MIN, collapse(2) schedule(static),
     for (int64_t b = 0; b < n; b++)
         for (int64_t ch = 0; ch < c; ch++) {
             const int64_t lo = ch - lo_off < 0 ? 0 : ch - lo_off, hi = ch + hi_off >= c ? c - 1 : ch + hi_off;
@@ -211,6 +212,6 @@ kn_status kn_cpu_lrn(int64_t n, int64_t c, int64_t spatial, int64_t size, float 
                 }
                 yp[i] = xp[i] / powf(bias + a * sq, beta);
             }
-        }
+        });
     return KN_OK;
 }

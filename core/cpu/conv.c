@@ -12,6 +12,7 @@
  * 1x1 kernels with stride 1 and no padding are plain GEMMs on the input: no
  * im2col, no column buffer. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <cblas.h>
 #include <omp.h> /* kiln always builds with -fopenmp */
@@ -673,7 +674,7 @@ static kn_status dw_s2_fwd(const kn_conv2d_desc *d, const geom *g, const float *
     const int act = in_reg ? (int)ep->act : -1;
     const float lo = ep ? ep->alpha : 0.0f, hi = ep ? ep->beta : 0.0f;
     const int64_t c = d->c, p = g->p, hw = g->hw;
-#pragma omp parallel for schedule(static) if (dw_par(d, g))
+    KN_OMP_FOR_IF(dw_par(d, g), schedule(static),
     for (int64_t t = 0; t < d->n * c; t++) {
         const int64_t o = t % c;
         float *yp = y + t * p;
@@ -681,7 +682,7 @@ static kn_status dw_s2_fwd(const kn_conv2d_desc *d, const geom *g, const float *
         if (pair) dw_s2_pair_plane(d, x + t * hw, w + o * 9, yp, b, r, act, lo, hi);
         else dw_s2_plane(d, x + t * hw, w + o * 9, yp, b, r, act, lo, hi);
         if (ep && !in_reg) plane_epilogue(ep, o, t, p, yp);
-    }
+    });
     return KN_OK;
 }
 
@@ -811,13 +812,13 @@ static kn_status dw_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
         return KN_OK;
     }
 #endif
-#pragma omp parallel for schedule(static) if (dw_par(d, g))
+    KN_OMP_FOR_IF(dw_par(d, g), schedule(static),
     for (int64_t t = 0; t < d->n * oc; t++) {
         const int64_t i = t / oc, o = t % oc;
         float *yp = y + t * p;
         dw_plane_fwd(d, x + (i * c + o / mult) * hw, w + o * kk, yp);
         if (ep) plane_epilogue(ep, o, t, p, yp);
-    }
+    });
     return KN_OK;
 }
 
@@ -825,14 +826,14 @@ static kn_status dw_bwd_data(const kn_conv2d_desc *d, const geom *g, const float
 {
     const int64_t c = d->c, oc = d->oc, mult = oc / c, p = g->p, hw = g->hw, kk = d->kh * d->kw;
     /* one input plane per iteration, summing its mult output channels: no write races */
-#pragma omp parallel for schedule(static) if (dw_par(d, g))
+    KN_OMP_FOR_IF(dw_par(d, g), schedule(static),
     for (int64_t t = 0; t < d->n * c; t++) {
         const int64_t i = t / c, ci = t % c;
         for (int64_t m = 0; m < mult; m++) {
             const int64_t o = ci * mult + m;
             dw_plane_bwd_data(d, gy + (i * oc + o) * p, w + o * kk, gx + t * hw);
         }
-    }
+    });
     return KN_OK;
 }
 
@@ -1061,12 +1062,57 @@ static void tm_fwd_pad(const kn_conv2d_desc *d, const tm_geom *t, const float *r
         }
 }
 
+/* Thread t of T: its images (several), or its channel blocks of the one image. */
+typedef struct tm_job {
+    const kn_conv2d_desc *d;
+    const geom *g;
+    const float *x, *w;
+    float *y;
+    const kn_epilogue *ep;
+    float *ws;
+    int64_t ws_per_thread;
+    const tm_geom *tg;
+    const int64_t *off;
+    kn_epilogue e;
+    tm_act ea;
+    bool in_reg, by_image;
+} tm_job;
+
+static void tm_fwd_part(const tm_job *j, int t, int T)
+{
+    const kn_conv2d_desc *d = j->d;
+    const kn_epilogue *ep = j->ep;
+    const int64_t n = d->n, c = d->c, oc = d->oc, p = j->g->p, hw = j->g->hw, nblk = (oc + 7) / 8;
+    const int64_t ph = j->tg->ph, rs = j->tg->rs;
+    const bool by_image = j->by_image, in_reg = j->in_reg;
+    const int64_t i0 = by_image ? n * t / T : 0, i1 = by_image ? n * (t + 1) / T : n;
+    const int64_t b0 = by_image ? 0 : nblk * t / T, b1 = by_image ? nblk : nblk * (t + 1) / T;
+    float *buf = j->ws + t * j->ws_per_thread;
+    if (i1 > i0 && b1 > b0) memset(buf, 0, sizeof(float) * (size_t)(c * ph * rs));
+    for (int64_t i = i0; i < i1 && b1 > b0; i++) {
+        tm_fwd_pad(d, j->tg, j->x + i * c * hw, buf);
+        float *yi = j->y + i * oc * p;
+        for (int64_t bl = b0; bl < b1; bl++) {
+            const int64_t o0 = bl * 8, ob = oc - o0 < 8 ? oc - o0 : 8;
+            tm_act eb = j->ea;
+            if (in_reg && ep->bias) eb.bias = ep->bias + o0;
+            if (in_reg && ep->residual) eb.residual = ep->residual + i * oc * p + o0 * p;
+            tm_fwd_block(d, j->g->k, buf, ph, rs, j->off, j->w + o0 * j->g->k, yi + o0 * p, in_reg ? &eb : NULL, ob);
+            if (ep && !in_reg) {
+                kn_epilogue ei = j->e;
+                if (ei.bias) ei.bias += o0;
+                if (ei.residual) ei.residual += i * oc * p + o0 * p;
+                kn_cpu_epilogue(ob, p, yi + o0 * p, p, &ei);
+            }
+        }
+    }
+}
+
 static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, const float *w, float *y,
                         const kn_epilogue *ep, float *ws, int64_t ws_per_thread)
 {
-    const int64_t n = d->n, c = d->c, oc = d->oc, p = g->p, hw = g->hw, nblk = (oc + 7) / 8;
+    const int64_t n = d->n, oc = d->oc, p = g->p, nblk = (oc + 7) / 8;
     const tm_geom tg = tm_fwd_geom(d);
-    const int64_t ph = tg.ph, rs = tg.rs;
     int64_t off[7]; /* where tap kj's 16 outputs start in a padded row */
     for (int64_t kj = 0; kj < d->kw; kj++) off[kj] = d->stride_w == 1 ? kj : (kj & 1) * tg.half + (kj >> 1);
     kn_epilogue e = {0};
@@ -1084,30 +1130,13 @@ static kn_status tm_fwd(const kn_conv2d_desc *d, const geom *g, const float *x, 
      * 113k multiply-adds, made the whole model at batch 1 take 35 us instead of 26) */
     const bool by_image = n > 1;
     const bool par = conv_threads() > 1 && (n > 1 || (nblk > 1 && oc * g->k * p >= (1 << 18)));
-#pragma omp parallel if (par)
-    {
-        const int t = conv_tid(), T = omp_get_num_threads();
-        const int64_t i0 = by_image ? n * t / T : 0, i1 = by_image ? n * (t + 1) / T : n;
-        const int64_t b0 = by_image ? 0 : nblk * t / T, b1 = by_image ? nblk : nblk * (t + 1) / T;
-        float *buf = ws + t * ws_per_thread;
-        if (i1 > i0 && b1 > b0) memset(buf, 0, sizeof(float) * (size_t)(c * ph * rs));
-        for (int64_t i = i0; i < i1 && b1 > b0; i++) {
-            tm_fwd_pad(d, &tg, x + i * c * hw, buf);
-            float *yi = y + i * oc * p;
-            for (int64_t bl = b0; bl < b1; bl++) {
-                const int64_t o0 = bl * 8, ob = oc - o0 < 8 ? oc - o0 : 8;
-                tm_act eb = ea;
-                if (in_reg && ep->bias) eb.bias = ep->bias + o0;
-                if (in_reg && ep->residual) eb.residual = ep->residual + i * oc * p + o0 * p;
-                tm_fwd_block(d, g->k, buf, ph, rs, off, w + o0 * g->k, yi + o0 * p, in_reg ? &eb : NULL, ob);
-                if (ep && !in_reg) {
-                    kn_epilogue ei = e;
-                    if (ei.bias) ei.bias += o0;
-                    if (ei.residual) ei.residual += i * oc * p + o0 * p;
-                    kn_cpu_epilogue(ob, p, yi + o0 * p, p, &ei);
-                }
-            }
-        }
+    const tm_job job = {d, g, x, w, y, ep, ws, ws_per_thread, &tg, off, e, ea, in_reg, by_image};
+    /* a parallel region even with if (0) builds a one-thread team (see core/threads.h) */
+    if (par) {
+#pragma omp parallel
+        tm_fwd_part(&job, conv_tid(), omp_get_num_threads());
+    } else {
+        tm_fwd_part(&job, 0, 1);
     }
     return KN_OK;
 }
@@ -1280,9 +1309,9 @@ kn_status kn_cpu_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const float
     if (ep) e = *ep;
     e.bias_per_row = true; /* conv bias is one value per output channel */
     float *cols = ws;
-#pragma omp parallel for schedule(static) if (par)
+    KN_OMP_FOR_IF(par, schedule(static),
     for (int64_t i = 0; i < n; i++) {
-        float *col = cols + conv_tid() * ncol;
+        float *col = cols + (par ? conv_tid() : 0) * ncol; /* serial: this thread's own 0 */
         for (int64_t gi = 0; gi < d->group; gi++) {
             const float *xg = x + (i * c + gi * cg) * hw;
             const float *b = xg;
@@ -1295,7 +1324,7 @@ kn_status kn_cpu_conv2d_fwd(const kn_conv2d_desc *d, const float *x, const float
             if (ei.residual) ei.residual += i * oc * p;
             kn_cpu_epilogue(oc, p, y + i * oc * p, p, &ei);
         }
-    }
+    });
     return KN_OK;
 }
 
@@ -1309,9 +1338,9 @@ kn_status kn_cpu_conv2d_bwd_data(const kn_conv2d_desc *d, const float *w, const 
     const int64_t ncol = thread_floats(d, &g);
     const bool par = n > 1 && conv_threads() > 1;
     float *cols = ws;
-#pragma omp parallel for schedule(static) if (par)
+    KN_OMP_FOR_IF(par, schedule(static),
     for (int64_t i = 0; i < n; i++) {
-        float *col = cols + conv_tid() * ncol;
+        float *col = cols + (par ? conv_tid() : 0) * ncol; /* serial: this thread's own 0 */
         for (int64_t gi = 0; gi < d->group; gi++) {
             const float *wg = w + gi * ocg * k, *gyg = gy + (i * oc + gi * ocg) * p;
             float *gxg = gx + (i * c + gi * cg) * hw;
@@ -1324,7 +1353,7 @@ kn_status kn_cpu_conv2d_bwd_data(const kn_conv2d_desc *d, const float *w, const 
                 col2im_add(d, cg, col, gxg);
             }
         }
-    }
+    });
     return KN_OK;
 }
 
@@ -1392,12 +1421,12 @@ kn_status kn_cpu_conv2d_bwd_filter(const kn_conv2d_desc *d, const float *x, cons
         filter_grad_range(d, &g, x, gy, i0, i1, cols + t * ncol, pw, gb ? pb : NULL);
     }
     /* deterministic reduction in thread order */
-#pragma omp parallel for schedule(static) if (nw > 4096)
+    KN_OMP_FOR_IF(nw > 4096, schedule(static),
     for (int64_t j = 0; j < nw; j++) {
         float s = 0.0f;
         for (int t = 0; t < used; t++) s += parts[(int64_t)t * (nw + oc) + j];
         gw[j] += s;
-    }
+    });
     if (gb)
         for (int64_t o = 0; o < oc; o++) {
             float s = 0.0f;

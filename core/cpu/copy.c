@@ -9,6 +9,7 @@
  * when the work is large) and the innermost dim runs as a tight loop,
  * a memcpy when both sides are contiguous. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <string.h>
 
@@ -25,8 +26,8 @@ kn_status kn_cpu_copy2d(int64_t rows, size_t row_bytes, const void *src, size_t 
         memmove(d, s, (size_t)rows * row_bytes);
         return KN_OK;
     }
-#pragma omp parallel for schedule(static) if ((size_t)rows * row_bytes > 4 * PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) memcpy(d + (size_t)r * dst_stride, s + (size_t)r * src_stride, row_bytes);
+    KN_OMP_FOR_IF((size_t)rows * row_bytes > 4 * PAR_MIN, schedule(static),
+    for (int64_t r = 0; r < rows; r++) memcpy(d + (size_t)r * dst_stride, s + (size_t)r * src_stride, row_bytes););
     return KN_OK;
 }
 
@@ -107,12 +108,12 @@ kn_status kn_cpu_copy_strided(size_t elem, int ndim, const int64_t *shape, const
     int64_t outer = 1;
     for (int d = 0; d < k - 1; d++) outer *= s[d];
     const int64_t n = s[k - 1], xs = a[k - 1], ys = b[k - 1];
-#pragma omp parallel for schedule(static) if (outer > 1 && outer * n > PAR_MIN)
+    KN_OMP_FOR_IF(outer > 1 && outer * n > PAR_MIN, schedule(static),
     for (int64_t o = 0; o < outer; o++) {
         int64_t xo, yo;
         outer_offsets(k, s, a, b, o, &xo, &yo);
         copy_row(elem, n, x, xo, xs, y, yo, ys);
-    }
+    });
     return KN_OK;
 }
 
@@ -137,7 +138,7 @@ kn_status kn_cpu_add_strided(int ndim, const int64_t *shape, const float *x, con
         par_safe &= b[d] != 0;
     }
     const int64_t n = s[k - 1], xs = a[k - 1], ys = b[k - 1];
-#pragma omp parallel for schedule(static) if (par_safe && outer > 1 && outer * n > PAR_MIN)
+    KN_OMP_FOR_IF(par_safe && outer > 1 && outer * n > PAR_MIN, schedule(static),
     for (int64_t o = 0; o < outer; o++) {
         int64_t xo, yo;
         outer_offsets(k, s, a, b, o, &xo, &yo);
@@ -152,6 +153,6 @@ kn_status kn_cpu_add_strided(int ndim, const int64_t *shape, const float *x, con
         } else {
             for (int64_t i = 0; i < n; i++) yp[i * ys] += xp[i * xs];
         }
-    }
+    });
     return KN_OK;
 }

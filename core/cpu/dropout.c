@@ -2,6 +2,7 @@
  * of (seed, i) mapped to [0, 1) is >= ratio, so a seed gives the same mask
  * whatever the thread count, and a GPU kernel can draw the very same one. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #define PAR_MIN 65536
 
@@ -19,18 +20,18 @@ kn_status kn_cpu_dropout_fwd(int64_t n, float ratio, float scale, uint64_t seed,
 {
     if (!(ratio >= 0.0f && ratio < 1.0f))
         return kn_error(KN_ERR_INVALID, "dropout ratio %g is outside [0, 1)", (double)ratio);
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+    KN_OMP_FOR_IF(n > PAR_MIN, simd schedule(static),
     for (int64_t i = 0; i < n; i++) {
         const uint8_t keep = counter_uniform(seed, (uint64_t)i) >= ratio;
         mask[i] = keep;
         y[i] = keep ? x[i] * scale : 0.0f;
-    }
+    });
     return KN_OK;
 }
 
 kn_status kn_cpu_dropout_bwd(int64_t n, float scale, const uint8_t *mask, const float *gy, float *gx)
 {
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) gx[i] += mask[i] ? gy[i] * scale : 0.0f;
+    KN_OMP_FOR_IF(n > PAR_MIN, simd schedule(static),
+    for (int64_t i = 0; i < n; i++) gx[i] += mask[i] ? gy[i] * scale : 0.0f;);
     return KN_OK;
 }

@@ -3,6 +3,7 @@
  * dimension runs as a tight loop specialised on its strides (both contiguous,
  * one broadcast) so the compiler vectorises the common cases. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <math.h>
 #include <string.h>
@@ -40,14 +41,14 @@ kn_status kn_cpu_unary(kn_unop op, float alpha, float beta, int64_t n, const flo
 #define MAP(EXPR)                                                                          \
     do {                                                                                   \
         const int64_t nch = chunks(n);                                                     \
-        _Pragma("omp parallel for schedule(static) if (nch > 1)")                          \
+        KN_OMP_FOR_IF(nch > 1, schedule(static),                                           \
         for (int64_t c = 0; c < nch; c++) {                                                \
             const int64_t lo = n * c / nch, hi = n * (c + 1) / nch;                        \
             const float *restrict xr = x;                                                  \
             float *restrict yr = y;                                                        \
             _Pragma("omp simd")                                                            \
             for (int64_t i = lo; i < hi; i++) { const float v = xr[i]; yr[i] = (EXPR); }   \
-        }                                                                                  \
+        });                                                                                \
     } while (0)
     switch (op) {
     case KN_UN_RELU: MAP(v > 0 ? v : 0.0f); break;
@@ -102,7 +103,7 @@ kn_status kn_cpu_unary_bwd(kn_unop op, float alpha, float beta, int64_t n, const
 #define ACC(EXPR)                                                                          \
     do {                                                                                   \
         const int64_t nch = chunks(n);                                                     \
-        _Pragma("omp parallel for schedule(static) if (nch > 1)")                          \
+        KN_OMP_FOR_IF(nch > 1, schedule(static),                                           \
         for (int64_t c = 0; c < nch; c++) {                                                \
             const int64_t lo = n * c / nch, hi = n * (c + 1) / nch;                        \
             const float *restrict xr = x, *restrict yr = y, *restrict gyr = gy;            \
@@ -113,7 +114,7 @@ kn_status kn_cpu_unary_bwd(kn_unop op, float alpha, float beta, int64_t n, const
                 (void)v; (void)o;                                                          \
                 gxr[i] += gyr[i] * (EXPR);                                                 \
             }                                                                              \
-        }                                                                                  \
+        });                                                                                \
     } while (0)
     switch (op) {
     case KN_UN_RELU: ACC(v > 0 ? 1.0f : 0.0f); break;
@@ -190,7 +191,7 @@ static int64_t bcast_numel(const kn_bcast *bc)
         const int64_t inner = nd ? bc->shape[nd - 1] : 1;                                 \
         const int64_t sa = nd ? bc->astride[nd - 1] : 0, sb = nd ? bc->bstride[nd - 1] : 0; \
         const int64_t rows = inner ? total / inner : 0;                                   \
-        _Pragma("omp parallel for schedule(static) if (total > PAR_MIN && rows > 1)")    \
+        KN_OMP_FOR_IF(total > PAR_MIN && rows > 1, schedule(static),                     \
         for (int64_t r = 0; r < rows; r++) {                                              \
             int64_t oa, ob;                                                               \
             row_offsets(bc, r, &oa, &ob);                                                 \
@@ -206,7 +207,7 @@ static int64_t bcast_numel(const kn_bcast *bc)
                 for (int64_t j = 0; j < inner; j++) { TI z = pb[j]; py[j] = (TO)(EXPR); } \
             } else                                                                        \
                 for (int64_t j = 0; j < inner; j++) { TI x = pa[j * sa], z = pb[j * sb]; py[j] = (TO)(EXPR); } \
-        }                                                                                 \
+        });                                                                               \
     } while (0)
 
 #define MAXV(x, z) ((x) > (z) ? (x) : (z))
@@ -395,7 +396,7 @@ kn_status kn_cpu_binary_bwd(kn_binop op, const kn_bcast *bc, const float *a, con
     if (op != KN_BIN_ADD && op != KN_BIN_SUB && op != KN_BIN_MUL && op != KN_BIN_DIV &&
         op != KN_BIN_POW && op != KN_BIN_MAX && op != KN_BIN_MIN && op != KN_BIN_PRELU)
         return kn_error(KN_ERR_UNSUPPORTED, "gradient of binary op %d is not implemented", (int)op);
-#pragma omp parallel for schedule(static) if (total > PAR_MIN && a_full && b_full)
+    KN_OMP_FOR_IF(total > PAR_MIN && a_full && b_full, schedule(static),
     for (int64_t r = 0; r < rows; r++) {
         int64_t oa, ob;
         row_offsets(bc, r, &oa, &ob);
@@ -424,6 +425,6 @@ kn_status kn_cpu_binary_bwd(kn_binop op, const kn_bcast *bc, const float *a, con
             if (ga) ga[ia] += da;
             if (gb) gb[ib] += db;
         }
-    }
+    });
     return KN_OK;
 }

@@ -1,6 +1,7 @@
 /* CPU GEMM: OpenBLAS cblas_sgemm plus one fused pass for the epilogue
  * (bias, residual, activation), so a Linear+ReLU touches C twice, not four times. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -74,11 +75,11 @@ void kn_cpu_epilogue(int64_t m, int64_t n, float *c, int64_t ldc, const kn_epilo
     const bool per_row = ep->bias_per_row;
     const kn_act act = ep->act;
     const float alpha = ep->alpha, beta = ep->beta;
-#pragma omp parallel for schedule(static) if (m * n > 32768 && m > 1)
+    KN_OMP_FOR_IF(m * n > 32768 && m > 1, schedule(static),
     for (int64_t i = 0; i < m; i++) {
         const float rb = bias && per_row ? bias[i] : 0.0f;
         row_epilogue(n, c + i * ldc, bias && !per_row ? bias : NULL, rb, res ? res + i * n : NULL, act, alpha, beta);
-    }
+    });
 }
 
 /* A GEMM is split across the OpenMP threads by kiln itself when it has at least this

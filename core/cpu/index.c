@@ -2,6 +2,7 @@
  * ScatterElements), Trilu, one-hot rows (OneHot, Hardmax). Indices arrive
  * non-negative and checked by the ops. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <string.h>
 
@@ -71,7 +72,7 @@ kn_status kn_cpu_trilu(size_t elem, bool upper, bool accumulate, int64_t batch, 
                        int64_t k, const void *x, void *y)
 {
     const int64_t nrows = batch * rows;
-#pragma omp parallel for schedule(static) if (nrows * cols > PAR_MIN)
+    KN_OMP_FOR_IF(nrows * cols > PAR_MIN, schedule(static),
     for (int64_t br = 0; br < nrows; br++) {
         const int64_t r = br % rows;
         /* kept columns are [lo, hi) */
@@ -91,7 +92,7 @@ kn_status kn_cpu_trilu(size_t elem, bool upper, bool accumulate, int64_t batch, 
         memset(ys, 0, (size_t)lo * elem);
         memcpy(ys + (size_t)lo * elem, xs + (size_t)lo * elem, (size_t)(hi - lo) * elem);
         memset(ys + (size_t)hi * elem, 0, (size_t)(cols - hi) * elem);
-    }
+    });
     return KN_OK;
 }
 

@@ -3,6 +3,7 @@
  * and bias gradients are reduced over rows serially so the sum's order is
  * fixed. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <math.h>
 
@@ -10,7 +11,7 @@ kn_status kn_cpu_layernorm_fwd(int64_t rows, int64_t d, const float *x, const fl
                                float eps, float *y, float *mean, float *invstd)
 {
     if (rows < 0 || d <= 0) return kn_error(KN_ERR_SHAPE, "layernorm: bad geometry rows=%lld d=%lld", (long long)rows, (long long)d);
-#pragma omp parallel for schedule(static) if (rows * d > 65536)
+    KN_OMP_FOR_IF(rows * d > 65536, schedule(static),
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * d;
         float *yr = y + r * d;
@@ -22,7 +23,7 @@ kn_status kn_cpu_layernorm_fwd(int64_t rows, int64_t d, const float *x, const fl
         for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - mf) * is * scale[j] + (bias ? bias[j] : 0.0f);
         mean[r] = mf;
         invstd[r] = is;
-    }
+    });
     return KN_OK;
 }
 
@@ -33,7 +34,7 @@ kn_status kn_cpu_layernorm_bwd(int64_t rows, int64_t d, const float *x, const fl
 {
     if (rows < 0 || d <= 0) return kn_error(KN_ERR_SHAPE, "layernorm_bwd: bad geometry rows=%lld d=%lld", (long long)rows, (long long)d);
     if (gx) {
-#pragma omp parallel for schedule(static) if (rows * d > 65536)
+        KN_OMP_FOR_IF(rows * d > 65536, schedule(static),
         for (int64_t r = 0; r < rows; r++) {
             const float *xr = x + r * d, *gr = gy + r * d;
             const float m = mean[r], is = invstd[r];
@@ -49,7 +50,7 @@ kn_status kn_cpu_layernorm_bwd(int64_t rows, int64_t d, const float *x, const fl
                 const double g = (double)gr[j] * scale[j], xh = (xr[j] - m) * is;
                 gx[r * d + j] += (float)(is * (g - sg - xh * sgx));
             }
-        }
+        });
     }
     for (int64_t r = 0; r < rows && (gscale || gbias); r++)
         for (int64_t j = 0; j < d; j++) {

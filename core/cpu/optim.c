@@ -3,6 +3,7 @@
  * Every branch on the hyper-parameters is hoisted out of the loops so each
  * loop body is straight-line float code the compiler vectorises. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <math.h>
 #ifdef _OPENMP
@@ -118,13 +119,13 @@ kn_status kn_cpu_adam_step(int64_t n, float *p, const float *g, float *m, float 
     }
 #endif
     const int64_t nchunks = (n + chunk - 1) / chunk;
-    #pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    KN_OMP_FOR_IF(n > PAR_MIN, schedule(static),
     for (int64_t ci = 0; ci < nchunks; ci++) {
         const int64_t i0 = ci * chunk, len = n - i0 < chunk ? n - i0 : chunk;
         if (near_m)
             adam_chunk_near(len, p + i0, g + i0, m + i0, v + i0, shrink, l2, w1, beta2, a2, step_size, inv_bc2_sqrt, eps);
         else
             adam_chunk_far(len, p + i0, g + i0, m + i0, v + i0, shrink, l2, beta1, beta2, a2, step_size, inv_bc2_sqrt, eps);
-    }
+    });
     return KN_OK;
 }

@@ -7,6 +7,7 @@
  * to -1 are constant; the others copy the contiguous middle in one memcpy and
  * map the borders element by element. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,11 @@ kn_status kn_cpu_fill(size_t elem, int64_t n, uint64_t value, void *y)
     if (n <= 0) return KN_OK;
     const int64_t chunk = 1 << 16;
     const int64_t nchunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    KN_OMP_FOR_IF(n > PAR_MIN, schedule(static),
     for (int64_t c = 0; c < nchunks; c++) {
         int64_t lo = c * chunk, len = n - lo < chunk ? n - lo : chunk;
         fill_bytes(elem, len, value, (char *)y + (size_t)lo * elem);
-    }
+    });
     return KN_OK;
 }
 
@@ -142,7 +143,7 @@ kn_status kn_cpu_pad(kn_pad_mode mode, size_t elem, int ndim, const int64_t *sha
     const char *X = x;
     char *Y = y;
     if (inner > 0) {
-#pragma omp parallel for schedule(static) if (rows * inner > PAR_MIN && rows > 1)
+        KN_OMP_FOR_IF(rows * inner > PAR_MIN && rows > 1, schedule(static),
         for (int64_t r = 0; r < rows; r++) {
             char *out = Y + (size_t)(r * inner) * elem;
             int64_t src = row_source(&p, r);
@@ -158,7 +159,7 @@ kn_status kn_cpu_pad(kn_pad_mode mode, size_t elem, int ndim, const int64_t *sha
                 if (s < 0) fill_bytes(elem, 1, value, out + (size_t)o * elem);
                 else memcpy(out + (size_t)o * elem, in + (size_t)s * elem, elem);
             }
-        }
+        });
     }
     plan_free(&p);
     return KN_OK;
@@ -181,7 +182,7 @@ kn_status kn_cpu_pad_bwd(kn_pad_mode mode, int ndim, const int64_t *shape, const
     /* constant mode reads each input at most once, so rows are independent */
     const bool par = mode == KN_PAD_CONSTANT && rows > 1 && rows * inner > PAR_MIN;
     if (inner > 0) {
-#pragma omp parallel for schedule(static) if (par)
+        KN_OMP_FOR_IF(par, schedule(static),
         for (int64_t r = 0; r < rows; r++) {
             int64_t src = row_source(&p, r);
             if (src < 0) continue;
@@ -191,7 +192,7 @@ kn_status kn_cpu_pad_bwd(kn_pad_mode mode, int ndim, const int64_t *shape, const
                 int64_t s = lmap[o];
                 if (s >= 0) dx[s] += g[o];
             }
-        }
+        });
     }
     plan_free(&p);
     return KN_OK;

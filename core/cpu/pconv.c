@@ -238,6 +238,55 @@ static void run_tiles(const kn_conv2d_desc *d, const float *xp, int64_t plane, i
     }
 }
 
+/* Thread t of nt: its share of the images, or of one image's tiles. */
+typedef struct fwd_job {
+    const kn_conv2d_desc *d;
+    const float *x, *packed;
+    float *y, *ws;
+    cv_epi base;
+    int64_t hp, wp, plane, per, ntask, in_img, out_img;
+    bool pad;
+} fwd_job;
+
+static void fwd_part(const fwd_job *j, int t, int nt)
+{
+    const kn_conv2d_desc *d = j->d;
+    const float *x = j->x, *packed = j->packed;
+    float *y = j->y, *ws = j->ws;
+    const cv_epi base = j->base;
+    const int64_t hp = j->hp, wp = j->wp, plane = j->plane, per = j->per, ntask = j->ntask;
+    const int64_t in_img = j->in_img, out_img = j->out_img;
+    const bool pad = j->pad;
+    if (d->n == 1) {
+        const float *xp = x;
+        if (pad) {
+            float *buf = ws;
+            /* by rows, as the outputs are split: each thread mostly reads what it wrote
+             * (and the rows the previous layer's same thread wrote) */
+            pad_image(d, hp, wp, x, buf, hp * t / nt, hp * (t + 1) / nt);
+            if (nt > 1) { /* only in this function's own team: called serially it may sit
+                           * inside another parallel region (replicas) */
+#pragma omp barrier
+            }
+            xp = buf;
+        }
+        cv_epi e = base;
+        run_tiles(d, xp, plane, wp, packed, y, &e, ntask * t / nt, ntask * (t + 1) / nt);
+    } else {
+        float *buf = (float *)ws + (int64_t)t * per;
+        for (int64_t i = d->n * t / nt; i < d->n * (t + 1) / nt; i++) {
+            const float *xp = x + i * in_img;
+            if (pad) {
+                pad_image(d, hp, wp, xp, buf, 0, hp);
+                xp = buf;
+            }
+            cv_epi e = base;
+            if (e.residual) e.residual += i * out_img;
+            run_tiles(d, xp, plane, wp, packed, y + i * out_img, &e, 0, ntask);
+        }
+    }
+}
+
 kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
                                    const kn_epilogue *ep, void *ws)
 {
@@ -271,38 +320,13 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
     /* one image: threads share its padded copy and split its tiles, when there is enough
      * work to pay for the fork; several: one image at a time per thread */
     const bool par = T > 1 && (d->n > 1 || (double)d->oc * (double)d->c * (double)(d->kh * d->kw) * (double)p >= 262144.0);
-#pragma omp parallel num_threads(par ? T : 1)
-    {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-        const int t = 0, nt = 1;
-#endif
-        if (d->n == 1) {
-            const float *xp = x;
-            if (pad) {
-                float *buf = ws;
-                /* by rows, as the outputs are split: each thread mostly reads what it wrote
-                 * (and the rows the previous layer's same thread wrote) */
-                pad_image(d, hp, wp, x, buf, hp * t / nt, hp * (t + 1) / nt);
-#pragma omp barrier
-                xp = buf;
-            }
-            cv_epi e = base;
-            run_tiles(d, xp, plane, wp, packed, y, &e, ntask * t / nt, ntask * (t + 1) / nt);
-        } else {
-            float *buf = (float *)ws + (int64_t)t * per;
-            for (int64_t i = d->n * t / nt; i < d->n * (t + 1) / nt; i++) {
-                const float *xp = x + i * in_img;
-                if (pad) {
-                    pad_image(d, hp, wp, xp, buf, 0, hp);
-                    xp = buf;
-                }
-                cv_epi e = base;
-                if (e.residual) e.residual += i * out_img;
-                run_tiles(d, xp, plane, wp, packed, y + i * out_img, &e, 0, ntask);
-            }
-        }
+    const fwd_job job = {d, x, packed, y, (float *)ws, base, hp, wp, plane, per, ntask, in_img, out_img, pad};
+    /* a parallel region even with if (0) builds a one-thread team (see core/threads.h) */
+    if (par) {
+#pragma omp parallel num_threads(T)
+        fwd_part(&job, omp_get_thread_num(), omp_get_num_threads());
+    } else {
+        fwd_part(&job, 0, 1);
     }
     if (after) {
         const kn_epilogue ea = {.act = ep->act, .alpha = ep->alpha, .beta = ep->beta};

@@ -16,6 +16,7 @@
  * from A's rows in place (A is not packed: the broadcasts read it row by row), so each
  * FMA needs one load. The epilogue runs on the registers before the single store. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <string.h>
 #ifdef _OPENMP
@@ -160,7 +161,7 @@ static void run_tiles(int64_t m, int64_t n, int64_t k, float alpha, const float 
     par = omp_get_max_threads() > 1 && !omp_in_parallel() && (double)m * (double)n * (double)k >= PAR_MIN_MNK;
 #endif
     /* tasks panel-major: each thread keeps a run of panels hot in its cache */
-#pragma omp parallel for schedule(static) if (par)
+    KN_OMP_FOR_IF(par, schedule(static),
     for (int64_t t = 0; t < tasks; t++) {
         const int64_t pn = t / nrb, rb = t % nrb;
         const int64_t i0 = m * rb / nrb, i1 = m * (rb + 1) / nrb, j0 = pn * PANEL;
@@ -169,7 +170,7 @@ static void run_tiles(int64_t m, int64_t n, int64_t k, float alpha, const float 
         if (e.bias) e.bias += e.bias_per_row ? i0 : j0;
         if (e.residual) e.residual += i0 * n + j0;
         tiles[i1 - i0][w / 16 - 1](a + i0 * lda, lda, b + j0 * k, w, k, c + i0 * ldc + j0, ldc, nc, &e);
-    }
+    });
 }
 
 kn_status kn_cpu_gemm_packed(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,

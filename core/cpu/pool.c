@@ -1,6 +1,7 @@
 /* CPU pooling: direct loops, OpenMP over the n*c image planes (each plane's
  * input and output belong to one thread, so backward needs no atomics). */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <math.h>
 #include <string.h>
@@ -59,69 +60,74 @@ static inline window window_at(const kn_pool2d_desc *d, int64_t oy, int64_t ox)
 
 /* Windows that never touch padding (no padding, dilation 1, every window inside the
  * input): no per-window tap clipping; 2x2 stride 2 (LeNet, VGG) fully unrolled. */
-static void maxpool_interior(const kn_pool2d_desc *d, const float *x, float *y, int64_t *argmax)
+/* One plane of maxpool_interior. */
+static void maxpool_interior_plane(const kn_pool2d_desc *d, const float *x, float *y, int64_t *argmax, int64_t pl)
 {
-    const int64_t planes = d->n * d->c, h = d->h, w = d->w, oh = d->oh, ow = d->ow;
+    const int64_t h = d->h, w = d->w, oh = d->oh, ow = d->ow;
     const int64_t kh = d->kh, kw = d->kw, sh = d->stride_h, sw = d->stride_w;
-#pragma omp parallel for schedule(static) if (planes * oh * ow > 16384)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *xp = x + pl * h * w;
-        float *yp = y + pl * oh * ow;
-        int64_t *ap = argmax ? argmax + pl * oh * ow : NULL;
-        if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
-            for (int64_t oy = 0; oy < oh; oy++) {
-                const float *restrict r0 = xp + 2 * oy * w, *restrict r1 = r0 + w;
-                float *restrict yr = yp + oy * ow;
-                if (ap) {
-                    int64_t *restrict ar = ap + oy * ow;
-                    const int64_t base = 2 * oy * w;
-                    #pragma omp simd
-                    for (int64_t ox = 0; ox < ow; ox++) {
-                        float best = r0[2 * ox];
-                        int64_t arg = base + 2 * ox;
-                        MAX_SEL(r0[2 * ox + 1], base + 2 * ox + 1);
-                        MAX_SEL(r1[2 * ox], base + w + 2 * ox);
-                        MAX_SEL(r1[2 * ox + 1], base + w + 2 * ox + 1);
-                        yr[ox] = best;
-                        ar[ox] = arg;
-                    }
-                } else {
-                    #pragma omp simd
-                    for (int64_t ox = 0; ox < ow; ox++) {
-                        float best = r0[2 * ox];
-                        int64_t arg = 0;
-                        MAX_SEL(r0[2 * ox + 1], 0);
-                        MAX_SEL(r1[2 * ox], 0);
-                        MAX_SEL(r1[2 * ox + 1], 0);
-                        (void)arg;
-                        yr[ox] = best;
-                    }
-                }
-            }
-            continue;
-        }
+    const float *xp = x + pl * h * w;
+    float *yp = y + pl * oh * ow;
+    int64_t *ap = argmax ? argmax + pl * oh * ow : NULL;
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
         for (int64_t oy = 0; oy < oh; oy++) {
-            const int64_t y0 = oy * sh;
-            for (int64_t ox = 0; ox < ow; ox++) {
-                const int64_t x0 = ox * sw;
-                int64_t arg = y0 * w + x0;
-                float best = xp[arg];
-                if (kh == 2 && kw == 2) {
-                    MAX_TAKE(xp[arg + 1], arg + 1);
-                    MAX_TAKE(xp[(y0 + 1) * w + x0], (y0 + 1) * w + x0);
-                    MAX_TAKE(xp[(y0 + 1) * w + x0 + 1], (y0 + 1) * w + x0 + 1);
-                } else {
-                    for (int64_t ky = 0; ky < kh; ky++)
-                        for (int64_t kx = ky ? 0 : 1; kx < kw; kx++) {
-                            const int64_t idx = (y0 + ky) * w + x0 + kx;
-                            MAX_TAKE(xp[idx], idx);
-                        }
+            const float *restrict r0 = xp + 2 * oy * w, *restrict r1 = r0 + w;
+            float *restrict yr = yp + oy * ow;
+            if (ap) {
+                int64_t *restrict ar = ap + oy * ow;
+                const int64_t base = 2 * oy * w;
+                #pragma omp simd
+                for (int64_t ox = 0; ox < ow; ox++) {
+                    float best = r0[2 * ox];
+                    int64_t arg = base + 2 * ox;
+                    MAX_SEL(r0[2 * ox + 1], base + 2 * ox + 1);
+                    MAX_SEL(r1[2 * ox], base + w + 2 * ox);
+                    MAX_SEL(r1[2 * ox + 1], base + w + 2 * ox + 1);
+                    yr[ox] = best;
+                    ar[ox] = arg;
                 }
-                yp[oy * ow + ox] = best;
-                if (ap) ap[oy * ow + ox] = arg;
+            } else {
+                #pragma omp simd
+                for (int64_t ox = 0; ox < ow; ox++) {
+                    float best = r0[2 * ox];
+                    int64_t arg = 0;
+                    MAX_SEL(r0[2 * ox + 1], 0);
+                    MAX_SEL(r1[2 * ox], 0);
+                    MAX_SEL(r1[2 * ox + 1], 0);
+                    (void)arg;
+                    yr[ox] = best;
+                }
             }
+        }
+        return;
+    }
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const int64_t y0 = oy * sh;
+        for (int64_t ox = 0; ox < ow; ox++) {
+            const int64_t x0 = ox * sw;
+            int64_t arg = y0 * w + x0;
+            float best = xp[arg];
+            if (kh == 2 && kw == 2) {
+                MAX_TAKE(xp[arg + 1], arg + 1);
+                MAX_TAKE(xp[(y0 + 1) * w + x0], (y0 + 1) * w + x0);
+                MAX_TAKE(xp[(y0 + 1) * w + x0 + 1], (y0 + 1) * w + x0 + 1);
+            } else {
+                for (int64_t ky = 0; ky < kh; ky++)
+                    for (int64_t kx = ky ? 0 : 1; kx < kw; kx++) {
+                        const int64_t idx = (y0 + ky) * w + x0 + kx;
+                        MAX_TAKE(xp[idx], idx);
+                    }
+            }
+            yp[oy * ow + ox] = best;
+            if (ap) ap[oy * ow + ox] = arg;
         }
     }
+}
+
+static void maxpool_interior(const kn_pool2d_desc *d, const float *x, float *y, int64_t *argmax)
+{
+    const int64_t planes = d->n * d->c;
+    KN_OMP_FOR_IF(planes * d->oh * d->ow > 16384, schedule(static),
+        for (int64_t pl = 0; pl < planes; pl++) { maxpool_interior_plane(d, x, y, argmax, pl); });
 }
 
 kn_status kn_cpu_maxpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y, int64_t *argmax)
@@ -133,7 +139,7 @@ kn_status kn_cpu_maxpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y
         maxpool_interior(d, x, y, argmax);
         return KN_OK;
     }
-#pragma omp parallel for schedule(static) if (planes * oh * ow > 4096)
+    KN_OMP_FOR_IF(planes * oh * ow > 4096, schedule(static),
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * h * w;
         float *yp = y + pl * oh * ow;
@@ -157,7 +163,7 @@ kn_status kn_cpu_maxpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y
                 if (ap) ap[oy * ow + ox] = arg;
             }
         }
-    }
+    });
     return KN_OK;
 }
 
@@ -166,14 +172,14 @@ kn_status kn_cpu_maxpool2d_bwd(const kn_pool2d_desc *d, const float *gy, const i
     KN_TRY(check_desc(d, "maxpool2d_bwd"));
     if (!argmax) return kn_error(KN_ERR_INVALID, "maxpool2d_bwd needs the argmax saved by the forward pass");
     const int64_t planes = d->n * d->c, hw = d->h * d->w, po = d->oh * d->ow;
-#pragma omp parallel for schedule(static) if (planes * po > 4096)
+    KN_OMP_FOR_IF(planes * po > 4096, schedule(static),
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *g = gy + pl * po;
         const int64_t *a = argmax + pl * po;
         float *gp = gx + pl * hw;
         for (int64_t j = 0; j < po; j++)
             if (a[j] >= 0 && a[j] < hw) gp[a[j]] += g[j];
-    }
+    });
     return KN_OK;
 }
 
@@ -213,11 +219,11 @@ kn_status kn_cpu_avgpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y
         /* global pool (GlobalAveragePool, and kernel == input): one vectorised sum per plane,
          * threaded by input size (the window loop threads by output size: serial here) */
         const int64_t hw = h * w;
-#pragma omp parallel for schedule(static) if (planes * hw > 32768 && planes > 1)
-        for (int64_t pl = 0; pl < planes; pl++) y[pl] = plane_sum(x + pl * hw, hw) / (float)hw;
+        KN_OMP_FOR_IF(planes * hw > 32768 && planes > 1, schedule(static),
+        for (int64_t pl = 0; pl < planes; pl++) y[pl] = plane_sum(x + pl * hw, hw) / (float)hw;);
         return KN_OK;
     }
-#pragma omp parallel for schedule(static) if (planes * oh * ow > 4096)
+    KN_OMP_FOR_IF(planes * oh * ow > 4096, schedule(static),
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * h * w;
         float *yp = y + pl * oh * ow;
@@ -234,7 +240,7 @@ kn_status kn_cpu_avgpool2d_fwd(const kn_pool2d_desc *d, const float *x, float *y
                 yp[oy * ow + ox] = cnt > 0 ? s / (float)cnt : 0.0f;
             }
         }
-    }
+    });
     return KN_OK;
 }
 
@@ -242,7 +248,7 @@ kn_status kn_cpu_avgpool2d_bwd(const kn_pool2d_desc *d, const float *gy, float *
 {
     KN_TRY(check_desc(d, "avgpool2d_bwd"));
     const int64_t planes = d->n * d->c, h = d->h, w = d->w, oh = d->oh, ow = d->ow;
-#pragma omp parallel for schedule(static) if (planes * oh * ow > 4096)
+    KN_OMP_FOR_IF(planes * oh * ow > 4096, schedule(static),
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *gp = gy + pl * oh * ow;
         float *xp = gx + pl * h * w;
@@ -259,6 +265,6 @@ kn_status kn_cpu_avgpool2d_bwd(const kn_pool2d_desc *d, const float *gy, float *
                 }
             }
         }
-    }
+    });
     return KN_OK;
 }

@@ -2,6 +2,7 @@
  * direct loops over each output's window, OpenMP over the n*c volumes (each
  * volume's input and output belong to one thread, so backward needs no atomics). */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <math.h>
 
@@ -126,12 +127,12 @@ kn_status kn_cpu_maxpoolnd_bwd(const kn_nd_desc *d, const float *gy, const int64
     KN_TRY(check_desc(d, "maxpoolnd_bwd", &vol, &ovol));
     if (!argmax) return kn_error(KN_ERR_INVALID, "maxpoolnd_bwd needs the argmax saved by the forward pass");
     const int64_t planes = d->n * d->c;
-#pragma omp parallel for schedule(static) if (planes * ovol > 4096)
+    KN_OMP_FOR_IF(planes * ovol > 4096, schedule(static),
     for (int64_t pl = 0; pl < planes; pl++)
         for (int64_t j = 0; j < ovol; j++) {
             const int64_t a = argmax[pl * ovol + j];
             if (a >= 0 && a < vol) gx[pl * vol + a] += gy[pl * ovol + j];
-        }
+        });
     return KN_OK;
 }
 
@@ -140,7 +141,7 @@ kn_status kn_cpu_avgpoolnd_fwd(const kn_nd_desc *d, const float *x, float *y)
     int64_t vol, ovol;
     KN_TRY(check_desc(d, "avgpoolnd", &vol, &ovol));
     const int64_t planes = d->n * d->c;
-#pragma omp parallel for schedule(static) if (planes * ovol > 4096)
+    KN_OMP_FOR_IF(planes * ovol > 4096, schedule(static),
     for (int64_t pl = 0; pl < planes; pl++)
         for (int64_t o = 0; o < ovol; o++) {
             win w;
@@ -150,7 +151,7 @@ kn_status kn_cpu_avgpoolnd_fwd(const kn_nd_desc *d, const float *x, float *y)
             FOR_TAPS(d, w, s += xp[xi]);
             const int64_t cnt = d->count_include_pad ? w.cnt_pad : w.cnt;
             y[pl * ovol + o] = cnt > 0 ? s / (float)cnt : 0.0f;
-        }
+        });
     return KN_OK;
 }
 
@@ -159,7 +160,7 @@ kn_status kn_cpu_avgpoolnd_bwd(const kn_nd_desc *d, const float *gy, float *gx)
     int64_t vol, ovol;
     KN_TRY(check_desc(d, "avgpoolnd_bwd", &vol, &ovol));
     const int64_t planes = d->n * d->c;
-#pragma omp parallel for schedule(static) if (planes * ovol > 4096)
+    KN_OMP_FOR_IF(planes * ovol > 4096, schedule(static),
     for (int64_t pl = 0; pl < planes; pl++)
         for (int64_t o = 0; o < ovol; o++) {
             win w;
@@ -169,6 +170,6 @@ kn_status kn_cpu_avgpoolnd_bwd(const kn_nd_desc *d, const float *gy, float *gx)
             const float g = gy[pl * ovol + o] / (float)cnt;
             float *xp = gx + pl * vol;
             FOR_TAPS(d, w, xp[xi] += g);
-        }
+        });
     return KN_OK;
 }

@@ -3,6 +3,7 @@
  * BLOCK contiguous inner positions innermost, so memory is read in order
  * whatever inner is; accumulators are double (sums of many floats). */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <math.h>
 
@@ -75,12 +76,12 @@ kn_status kn_cpu_reduce(kn_redop op, int64_t outer, int64_t dim, int64_t inner, 
     if (op < KN_RED_SUM || op > KN_RED_SUM_SQUARE)
         return kn_error(KN_ERR_UNSUPPORTED, "reduce op %d is not implemented on cpu", (int)op);
     const int64_t nblk = (inner + BLOCK - 1) / BLOCK;
-    #pragma omp parallel for collapse(2) schedule(static) if (outer * dim * inner > PAR_MIN)
+    KN_OMP_FOR_IF(outer * dim * inner > PAR_MIN, collapse(2) schedule(static),
     for (int64_t o = 0; o < outer; o++)
         for (int64_t b = 0; b < nblk; b++) {
             const int64_t i0 = b * BLOCK, bl = inner - i0 < BLOCK ? inner - i0 : BLOCK;
             reduce_block(op, dim, inner, bl, x + o * dim * inner + i0, y + o * inner + i0);
-        }
+        });
     return KN_OK;
 }
 
@@ -95,7 +96,7 @@ kn_status kn_cpu_reduce_bwd(kn_redop op, const kn_bcast *bc, int64_t count, cons
     for (int d = 0; d < nd; d++) total *= bc->shape[d];
     const int64_t rows = last ? total / last : 0;
     const double inv_count = count ? 1.0 / (double)count : 0.0;
-    #pragma omp parallel for schedule(static) if (total > PAR_MIN)
+    KN_OMP_FOR_IF(total > PAR_MIN, schedule(static),
     for (int64_t r = 0; r < rows; r++) {
         int64_t ob = 0, rem = r; /* offset of this row in y: x is contiguous, y is broadcast */
         for (int d = nd - 2; d >= 0; d--) {
@@ -120,7 +121,7 @@ kn_status kn_cpu_reduce_bwd(kn_redop op, const kn_bcast *bc, int64_t count, cons
             }
             gxp[j] += (float)(g * dv);
         }
-    }
+    });
     return KN_OK;
 }
 
@@ -128,7 +129,7 @@ kn_status kn_cpu_argreduce(bool is_min, bool select_last, int64_t outer, int64_t
                            const float *x, int64_t *y)
 {
     if (dim == 0) return kn_error(KN_ERR_SHAPE, "argmax/argmin over an empty axis");
-    #pragma omp parallel for schedule(static) if (outer * dim * inner > PAR_MIN)
+    KN_OMP_FOR_IF(outer * dim * inner > PAR_MIN, schedule(static),
     for (int64_t col = 0; col < outer * inner; col++) {
         const int64_t o = col / inner, i = col % inner;
         const float *xp = x + o * dim * inner + i;
@@ -143,6 +144,6 @@ kn_status kn_cpu_argreduce(bool is_min, bool select_last, int64_t outer, int64_t
             for (int64_t d = dim - 1; d > best; d--)
                 if (isnan(xp[d * inner])) { best = d; break; }
         y[col] = best;
-    }
+    });
     return KN_OK;
 }

@@ -4,6 +4,7 @@
  * product of their weights. taps == 1 is a plain element copy (nearest, any
  * dtype). */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <string.h>
 
@@ -29,7 +30,7 @@ kn_status kn_cpu_resize(kn_dtype dtype, int ndim, const int64_t *xshape, const i
     }
     for (int d = 0; d < ndim; d++) ncomb *= taps;
     const size_t es = kn_dtype_size(dtype);
-#pragma omp parallel for schedule(static) if (ny * ncomb > PAR_MIN)
+    KN_OMP_FOR_IF(ny * ncomb > PAR_MIN, schedule(static),
     for (int64_t o = 0; o < ny; o++) {
         int64_t coord[KN_MAX_DIMS], rem = o;
         for (int d = ndim - 1; d >= 0; d--) {
@@ -56,6 +57,6 @@ kn_status kn_cpu_resize(kn_dtype dtype, int ndim, const int64_t *xshape, const i
             if (wt != 0) acc += wt * ((const float *)x)[src];
         }
         ((float *)y)[o] = (float)acc;
-    }
+    });
     return KN_OK;
 }

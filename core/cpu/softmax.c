@@ -3,6 +3,7 @@
  * the sum is kept in double. Each (outer, inner) column is independent and
  * walked with stride inner (stride 1, the common case, vectorises). */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <math.h>
 
@@ -33,11 +34,11 @@ kn_status kn_cpu_softmax(bool log, int64_t outer, int64_t dim, int64_t inner, co
                          float *y)
 {
     const int64_t cols = outer * inner;
-    #pragma omp parallel for schedule(static) if (cols * dim > PAR_MIN)
+    KN_OMP_FOR_IF(cols * dim > PAR_MIN, schedule(static),
     for (int64_t col = 0; col < cols; col++) {
         const int64_t o = col / inner, i = col % inner, base = o * dim * inner + i;
         softmax_col(log, dim, inner, x + base, y + base);
-    }
+    });
     return KN_OK;
 }
 
@@ -45,7 +46,7 @@ kn_status kn_cpu_softmax_bwd(bool log, int64_t outer, int64_t dim, int64_t inner
                              const float *gy, float *gx)
 {
     const int64_t cols = outer * inner;
-    #pragma omp parallel for schedule(static) if (cols * dim > PAR_MIN)
+    KN_OMP_FOR_IF(cols * dim > PAR_MIN, schedule(static),
     for (int64_t col = 0; col < cols; col++) {
         const int64_t o = col / inner, i = col % inner, base = o * dim * inner + i, st = inner;
         const float *yp = y + base, *gp = gy + base;
@@ -58,6 +59,6 @@ kn_status kn_cpu_softmax_bwd(bool log, int64_t outer, int64_t dim, int64_t inner
             for (int64_t d = 0; d < dim; d++) s += (double)gp[d * st] * yp[d * st];
             for (int64_t d = 0; d < dim; d++) gxp[d * st] += yp[d * st] * (gp[d * st] - (float)s);
         }
-    }
+    });
     return KN_OK;
 }

@@ -8,6 +8,7 @@
  * one) a cache-blocked 2-D kernel runs; everything else goes through the
  * generic strided copy. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <string.h>
 
@@ -79,7 +80,7 @@ kn_status kn_cpu_transpose(size_t elem, int ndim, const int64_t *shape, const in
     int64_t outer = 1;
     for (int d = 0; d < k - 2; d++) outer *= s[d];
     const int64_t rt = (R + TILE - 1) / TILE, ct = (C + TILE - 1) / TILE, tiles = outer * rt * ct;
-#pragma omp parallel for schedule(static) if (tiles > 1 && outer * R * C > PAR_MIN)
+    KN_OMP_FOR_IF(tiles > 1 && outer * R * C > PAR_MIN, schedule(static),
     for (int64_t t = 0; t < tiles; t++) {
         int64_t o = t / (rt * ct), rem = t % (rt * ct), tr = rem / ct, tc = rem % ct;
         int64_t xo = 0, yo = 0, oo = o;
@@ -92,6 +93,6 @@ kn_status kn_cpu_transpose(size_t elem, int ndim, const int64_t *shape, const in
         int64_t r0 = tr * TILE, c0 = tc * TILE;
         int64_t r1 = r0 + TILE < R ? r0 + TILE : R, c1 = c0 + TILE < C ? c0 + TILE : C;
         tile_copy(elem, (const char *)x + (size_t)xo * elem, ldx, (char *)y + (size_t)yo * elem, ldy, r0, r1, c0, c1);
-    }
+    });
     return KN_OK;
 }

@@ -2,6 +2,7 @@
  * (by element size), and its float32 gradient. Rows (all dims but the last)
  * run in parallel; the innermost dim is a tight loop. */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #define PAR_MIN 65536
 
@@ -76,7 +77,7 @@ kn_status kn_cpu_where_bwd(const kn_bcast *bc, const int64_t *cstride, const uin
     bool full = true; /* neither gradient is broadcast: rows write disjoint slots */
     for (int d = 0; d < nd; d++)
         if (bc->shape[d] > 1 && ((gx && bc->astride[d] == 0) || (gy && bc->bstride[d] == 0))) full = false;
-#pragma omp parallel for schedule(static) if (total > PAR_MIN && rows > 1 && full)
+    KN_OMP_FOR_IF(total > PAR_MIN && rows > 1 && full, schedule(static),
     for (int64_t r = 0; r < rows; r++) {
         int64_t oc, ox, oy;
         row_offsets3(bc, cstride, r, &oc, &ox, &oy);
@@ -86,6 +87,6 @@ kn_status kn_cpu_where_bwd(const kn_bcast *bc, const int64_t *cstride, const uin
             if (c && gx) gx[ox + j * sx] += g[j];
             if (!c && gy) gy[oy + j * sy] += g[j];
         }
-    }
+    });
     return KN_OK;
 }

@@ -4,6 +4,7 @@
  * nothing; "mean" divides by the summed weights of the other positions
  * (ONNX and PyTorch agree on this). */
 #include "core/cpu/cpu.h"
+#include "core/threads.h"
 
 #include <math.h>
 
@@ -97,7 +98,7 @@ kn_status kn_cpu_softmax_xent_bwd(int64_t n, int64_t c, int64_t inner, const flo
 {
     KN_TRY(check_labels(n, c, inner, labels, ignore_index, reduction));
     const double wsum = reduction == RED_MEAN ? weight_sum(n * inner, labels, weights, ignore_index) : 1.0;
-    #pragma omp parallel for schedule(static) if (n * c * inner > 32768)
+    KN_OMP_FOR_IF(n * c * inner > 32768, schedule(static),
     for (int64_t p = 0; p < n * inner; p++) {
         const int64_t b = p / inner, i = p % inner, t = labels[p];
         const double w = label_weight(t, weights, ignore_index);
@@ -107,6 +108,6 @@ kn_status kn_cpu_softmax_xent_bwd(int64_t n, int64_t c, int64_t inner, const flo
         const float *lp = log_prob + b * c * inner + i;
         float *g = glogits + b * c * inner + i;
         for (int64_t k = 0; k < c; k++) g[k * inner] += coef * (expf(lp[k * inner]) - (k == t ? 1.0f : 0.0f));
-    }
+    });
     return KN_OK;
 }
