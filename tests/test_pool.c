@@ -321,3 +321,25 @@ Test(pool_op, unknown_dims_propagate)
     cr_assert(out.shape[0] == KN_DIM_UNKNOWN && out.shape[2] == 1 && out.shape[3] == 1);
     kn_graph_free(g);
 }
+
+/* Global average pooling of 2-D planes through the kernel: plane sizes around the vector
+ * widths (1, 15, 16, 17, 31, 32, 33, 7x7, 10x10) against a double-precision sum. */
+Test(pool_kernel, global_average_plane_sizes)
+{
+    const kn_kernels *k = kn_kernels_get(KN_CPU);
+    const int64_t sides[][2] = {{1, 1}, {3, 5}, {4, 4}, {1, 17}, {31, 1}, {4, 8}, {3, 11}, {7, 7}, {10, 10}};
+    for (size_t si = 0; si < sizeof sides / sizeof *sides; si++) {
+        const int64_t h = sides[si][0], w = sides[si][1], planes = 6;
+        kn_pool2d_desc d = {.n = 2, .c = 3, .h = h, .w = w, .oh = 1, .ow = 1, .kh = h, .kw = w, .stride_h = 1,
+                            .stride_w = 1, .dil_h = 1, .dil_w = 1};
+        float x[6 * 100], y[6];
+        for (int64_t i = 0; i < planes * h * w; i++) x[i] = 0.01f * (float)((i * 37) % 101) - 0.4f;
+        T_OK(k->avgpool2d_fwd(&d, x, y));
+        for (int64_t p = 0; p < planes; p++) {
+            double s = 0;
+            for (int64_t j = 0; j < h * w; j++) s += x[p * h * w + j];
+            cr_assert_float_eq(y[p], (float)(s / (double)(h * w)), 1e-5, "%lldx%lld plane %lld: %g vs %g", (long long)h,
+                               (long long)w, (long long)p, y[p], s / (double)(h * w));
+        }
+    }
+}
