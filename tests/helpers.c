@@ -183,3 +183,22 @@ void t_gradcheck(kn_graph *g, int node, kn_tensor *const *in, unsigned wrt_mask,
     for (int k = 0; k < KN_OP_MAX_STATE; k++) kn_tensor_release(&state[k]);
     kn_tensor_release(&r);
 }
+
+void t_session_pair(const kn_graph *g, int level, const char *disabled, kn_session **s0, kn_session **s2)
+{
+    kn_session_opts o = kn_session_defaults();
+    T_OK(kn_session_create(s0, g, &o));
+    o.level = level;
+    o.disabled_passes = disabled;
+    T_OK(kn_session_create(s2, g, &o));
+}
+
+void t_compare_runs(kn_session *s0, kn_session *s2, const kn_tensor *x, double rtol, double atol)
+{
+    const kn_tensor *ins[1] = {x};
+    T_OK(kn_session_run(s0, ins, 1));
+    T_OK(kn_session_run(s2, ins, 1));
+    const kn_tensor *a = kn_session_output(s0, 0), *b = kn_session_output(s2, 0);
+    cr_assert(kn_tensor_same_shape(a, b));
+    T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), rtol, atol);
+}

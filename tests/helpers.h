@@ -27,6 +27,12 @@ int t_single_node_graph(kn_graph **g, const char *op, int n_in, const kn_tensor 
 kn_status t_run_node(kn_graph *g, int node, kn_tensor *const *in, kn_tensor *outs, kn_tensor *state,
                      bool training);
 
+/* Two inference sessions on g: *s0 at level 0 and *s2 at `level` with `disabled`
+ * passes off (NULL: none), for tests that compare optimized against plain runs. */
+void t_session_pair(const kn_graph *g, int level, const char *disabled, kn_session **s0, kn_session **s2);
+/* Run both sessions on the one input x and assert their first outputs match. */
+void t_compare_runs(kn_session *s0, kn_session *s2, const kn_tensor *x, double rtol, double atol);
+
 /* Finite-difference check of node `node`'s backward for every float input in
  * wrt_mask, using loss = sum_j out0_j * r_j with random r. Central differences
  * in double-checked float; asserts |analytic - numeric| <= atol + rtol*|numeric|.

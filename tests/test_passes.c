@@ -32,18 +32,9 @@ static kn_graph *mlp_graph(void)
 static void run_and_compare(const kn_graph *g, int level, const char *disabled, int batch)
 {
     kn_session *s0, *s2;
-    kn_session_opts o = kn_session_defaults();
-    T_OK(kn_session_create(&s0, g, &o));
-    o.level = level;
-    o.disabled_passes = disabled;
-    T_OK(kn_session_create(&s2, g, &o));
+    t_session_pair(g, level, disabled, &s0, &s2);
     kn_tensor x = t_new_rand(11, -1, 1, 2, batch, 8);
-    const kn_tensor *ins[1] = {&x};
-    T_OK(kn_session_run(s0, ins, 1));
-    T_OK(kn_session_run(s2, ins, 1));
-    const kn_tensor *a = kn_session_output(s0, 0), *b = kn_session_output(s2, 0);
-    cr_assert(kn_tensor_same_shape(a, b));
-    T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), 1e-5, 1e-6);
+    t_compare_runs(s0, s2, &x, 1e-5, 1e-6);
     kn_session_free(s0);
     kn_session_free(s2);
     kn_tensor_release(&x);
@@ -162,11 +153,7 @@ Test(passes, level2_memory_plan_reuses_buffers_and_allocates_nothing_in_steady_s
     kn_output(g, h);
     T_OK(kn_graph_status(g));
     kn_session *s0, *s2;
-    kn_session_opts o = kn_session_defaults();
-    T_OK(kn_session_create(&s0, g, &o));
-    o.level = 2;
-    o.disabled_passes = "fuse_activation";
-    T_OK(kn_session_create(&s2, g, &o));
+    t_session_pair(g, 2, "fuse_activation", &s0, &s2);
     kn_tensor x = t_new_rand(5, -1, 1, 2, 32, 8);
     const kn_tensor *ins[1] = {&x};
     T_OK(kn_session_run(s0, ins, 1));
@@ -220,10 +207,7 @@ Test(passes, hardsigmoid_times_x_becomes_hardswish)
     cr_assert_eq(count_op(c, "HardSwish"), 1);
     cr_assert_eq(count_op(c, "HardSigmoid") + count_op(c, "Mul"), 0);
     kn_session *s0, *s2;
-    kn_session_opts o = kn_session_defaults();
-    T_OK(kn_session_create(&s0, g, &o));
-    o.level = 2;
-    T_OK(kn_session_create(&s2, g, &o));
+    t_session_pair(g, 2, NULL, &s0, &s2);
     kn_tensor x = t_new_rand(4, -5, 5, 2, 3, 8);
     const kn_tensor *ins[1] = {&x};
     T_OK(kn_session_run(s0, ins, 1));
@@ -310,10 +294,7 @@ static kn_graph *conv_pool_graph(int mode)
 static void compare_levels_4d(const kn_graph *g, int batch)
 {
     kn_session *s0, *s2;
-    kn_session_opts o = kn_session_defaults();
-    T_OK(kn_session_create(&s0, g, &o));
-    o.level = 2;
-    T_OK(kn_session_create(&s2, g, &o));
+    t_session_pair(g, 2, NULL, &s0, &s2);
     kn_tensor x = t_new_rand(13, -1, 1, 4, batch, 3, 12, 11);
     const kn_tensor *ins[1] = {&x};
     T_OK(kn_session_run(s0, ins, 1));

@@ -153,19 +153,11 @@ static void session_case(int64_t kdim, int64_t ndim, bool tb, const char *act)
     kn_output(g, y);
     T_OK(kn_graph_status(g));
     kn_session *s0, *s2;
-    kn_session_opts o = kn_session_defaults();
-    T_OK(kn_session_create(&s0, g, &o));
-    o.level = 2;
-    T_OK(kn_session_create(&s2, g, &o));
+    t_session_pair(g, 2, NULL, &s0, &s2);
     const int64_t batches[] = {64, 1, 3, 4, 29, 64};
     for (size_t i = 0; i < sizeof batches / sizeof *batches; i++) {
         kn_tensor in = t_new_rand(100 + i, -1, 1, 2, batches[i], kdim);
-        const kn_tensor *ins[1] = {&in};
-        T_OK(kn_session_run(s0, ins, 1));
-        T_OK(kn_session_run(s2, ins, 1));
-        const kn_tensor *a = kn_session_output(s0, 0), *b = kn_session_output(s2, 0);
-        cr_assert(kn_tensor_same_shape(a, b));
-        T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), 1e-4, 1e-5);
+        t_compare_runs(s0, s2, &in, 1e-4, 1e-5);
         kn_tensor_release(&in);
     }
     kn_session_free(s0);
