@@ -171,3 +171,41 @@ Test(pgemm, level2_sessions_match_level0)
     session_case(100, 10, true, NULL);
     session_case(37, 50, false, "Sigmoid");
 }
+
+/* Weights fed as graph inputs are never packed: a level-2 session follows new weights on
+ * every run (Gemm and Conv), matching level 0. */
+Test(pgemm, weights_from_graph_inputs_are_not_cached)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    int x = kn_input(g, "x", KN_FLOAT, 4, (int64_t[]){KN_DIM_UNKNOWN, 16, 10, 10});
+    int w = kn_input(g, "w", KN_FLOAT, 4, (int64_t[]){16, 16, 3, 3});
+    int b = kn_input(g, "b", KN_FLOAT, 2, (int64_t[]){1600, 32});
+    int node, y = kn_node1(g, "Conv", 2, (int[]){x, w}, &node);
+    T_OK(kn_node_set_ints(g, node, "pads", 4, (int64_t[]){1, 1, 1, 1}));
+    y = kn_node_done(g, y);
+    y = kn_node_done(g, kn_node1(g, "Flatten", 1, (int[]){y}, NULL));
+    y = kn_node_done(g, kn_node1(g, "Gemm", 2, (int[]){y, b}, NULL));
+    kn_output(g, y);
+    T_OK(kn_graph_status(g));
+    kn_session *s0, *s2;
+    t_session_pair(g, 2, NULL, &s0, &s2);
+    kn_tensor in = t_new_rand(1, -1, 1, 4, 8, 16, 10, 10);
+    float first = 0.0f;
+    for (int r = 0; r < 2; r++) {
+        kn_tensor wt = t_new_rand(10 + r, -1, 1, 4, 16, 16, 3, 3), bt = t_new_rand(20 + r, -1, 1, 2, 1600, 32);
+        const kn_tensor *ins[3] = {&in, &wt, &bt};
+        T_OK(kn_session_run(s0, ins, 3));
+        T_OK(kn_session_run(s2, ins, 3));
+        const kn_tensor *a = kn_session_output(s0, 0), *o2 = kn_session_output(s2, 0);
+        T_ASSERT_CLOSE(o2->data, a->data, kn_tensor_numel(a), 1e-4, 1e-4);
+        if (r == 0) first = ((const float *)o2->data)[0];
+        else cr_assert_neq(((const float *)o2->data)[0], first, "the second run's weights were not used");
+        kn_tensor_release(&wt);
+        kn_tensor_release(&bt);
+    }
+    kn_tensor_release(&in);
+    kn_session_free(s0);
+    kn_session_free(s2);
+    kn_graph_free(g);
+}
