@@ -258,20 +258,27 @@ static void fwd_part(const fwd_job *j, int t, int nt)
     const int64_t in_img = j->in_img, out_img = j->out_img;
     const bool pad = j->pad;
     if (d->n == 1) {
+        const int64_t t0 = ntask * t / nt, t1 = ntask * (t + 1) / nt;
+        if (t1 <= t0) return;
         const float *xp = x;
         if (pad) {
-            float *buf = ws;
-            /* by rows, as the outputs are split: each thread mostly reads what it wrote
-             * (and the rows the previous layer's same thread wrote) */
-            pad_image(d, hp, wp, x, buf, hp * t / nt, hp * (t + 1) / nt);
-            if (nt > 1) { /* only in this function's own team: called serially it may sit
-                           * inside another parallel region (replicas) */
-#pragma omp barrier
+            /* each thread pads, into its own buffer, just the rows its tiles read (the
+             * halo rows twice): no barrier, and the rows are mostly the ones this thread
+             * wrote in the previous layer (splits by rows too) */
+            const int64_t chunk = row_chunk(d), nchunk = (d->ow + chunk - 1) / chunk;
+            const int64_t r0 = t0 / nchunk, r1 = (t1 - 1) / nchunk; /* block * oh + oy */
+            int64_t oy0 = 0, oy1 = d->oh - 1;
+            if (r0 / d->oh == r1 / d->oh) {
+                oy0 = r0 % d->oh;
+                oy1 = r1 % d->oh;
             }
+            const int64_t py1 = oy1 * d->stride_h + d->kh;
+            float *buf = ws + (int64_t)t * per;
+            pad_image(d, hp, wp, x, buf, oy0 * d->stride_h, py1 < hp ? py1 : hp);
             xp = buf;
         }
         cv_epi e = base;
-        run_tiles(d, xp, plane, wp, packed, y, &e, ntask * t / nt, ntask * (t + 1) / nt);
+        run_tiles(d, xp, plane, wp, packed, y, &e, t0, t1);
     } else {
         float *buf = (float *)ws + (int64_t)t * per;
         for (int64_t i = d->n * t / nt; i < d->n * (t + 1) / nt; i++) {
