@@ -34,12 +34,19 @@ static float *filled(size_t n, int mod)
     return p;
 }
 
-static void conv(int n, int c, int oc, int hw, int k, int stride, int pad)
+/* A square k x k convolution over hw x hw images, padding and stride on both axes. */
+static kn_conv2d_desc square_conv(int n, int c, int oc, int hw, int k, int stride, int pad)
 {
     const int o = (hw + 2 * pad - k) / stride + 1;
-    kn_conv2d_desc d = {.n = n, .c = c, .h = hw, .w = hw, .oc = oc, .kh = k, .kw = k, .oh = o, .ow = o,
-                        .stride_h = stride, .stride_w = stride, .pad_t = pad, .pad_l = pad, .pad_b = pad,
-                        .pad_r = pad, .dil_h = 1, .dil_w = 1, .group = 1};
+    return (kn_conv2d_desc){.n = n, .c = c, .h = hw, .w = hw, .oc = oc, .kh = k, .kw = k, .oh = o, .ow = o,
+                            .stride_h = stride, .stride_w = stride, .pad_t = pad, .pad_l = pad, .pad_b = pad,
+                            .pad_r = pad, .dil_h = 1, .dil_w = 1, .group = 1};
+}
+
+static void conv(int n, int c, int oc, int hw, int k, int stride, int pad)
+{
+    const kn_conv2d_desc d = square_conv(n, c, oc, hw, k, stride, pad);
+    const int o = (int)d.oh;
     float *x = filled((size_t)n * c * hw * hw, 13), *w = filled((size_t)oc * c * k * k, 7);
     float *y = filled((size_t)n * oc * o * o, 3);
     void *ws = aligned_alloc(64, (kn_cpu_conv2d_workspace(&d) + 63) / 64 * 64 + 64);
@@ -91,10 +98,8 @@ static double gemm(int tb, int m, int n, int k)
 /* The convolution forward on prepacked weights against kn_cpu_conv2d_fwd (level 0's call). */
 static void packed_conv(int n, int c, int oc, int hw, int k, int stride, int pad)
 {
-    const int o = (hw + 2 * pad - k) / stride + 1;
-    kn_conv2d_desc d = {.n = n, .c = c, .h = hw, .w = hw, .oc = oc, .kh = k, .kw = k, .oh = o, .ow = o,
-                        .stride_h = stride, .stride_w = stride, .pad_t = pad, .pad_l = pad, .pad_b = pad,
-                        .pad_r = pad, .dil_h = 1, .dil_w = 1, .group = 1};
+    const kn_conv2d_desc d = square_conv(n, c, oc, hw, k, stride, pad);
+    const int o = (int)d.oh;
     const int64_t floats = kn_cpu_conv2d_packed_floats(&d);
     if (floats <= 0) {
         printf("packed conv n=%d %d->%d: not handled by the packed kernel\n", n, c, oc);

@@ -29,6 +29,15 @@ static kn_graph *mlp_graph(void)
     return g;
 }
 
+/* An optimized copy of g at `level` (g is left as it is); r may be NULL. */
+static kn_graph *optimized_clone(const kn_graph *g, int level, kn_pass_report *r)
+{
+    kn_graph *c;
+    T_OK(kn_graph_clone(&c, g));
+    T_OK(kn_graph_optimize(c, level, NULL, r));
+    return c;
+}
+
 static void run_and_compare(const kn_graph *g, int level, const char *disabled, int batch)
 {
     kn_session *s0, *s2;
@@ -43,10 +52,8 @@ static void run_and_compare(const kn_graph *g, int level, const char *disabled, 
 Test(passes, gemm_relu_fuses_and_matches)
 {
     kn_graph *g = mlp_graph();
-    kn_graph *c;
-    T_OK(kn_graph_clone(&c, g));
     kn_pass_report r;
-    T_OK(kn_graph_optimize(c, 2, NULL, &r));
+    kn_graph *c = optimized_clone(g, 2, &r);
     cr_assert_eq(count_op(c, "FusedGemm"), 2, "fc1+relu and fc2+relu fuse");
     cr_assert_eq(count_op(c, "Relu"), 0);
     cr_assert_eq(count_op(c, "Gemm"), 1, "fc3 has no activation");
@@ -69,9 +76,7 @@ Test(passes, activation_with_two_consumers_is_left_alone)
     int r = kn_relu(g, h);
     kn_output(g, kn_add(g, r, h)); /* fc1's output also feeds the Add */
     T_OK(kn_graph_status(g));
-    kn_graph *c;
-    T_OK(kn_graph_clone(&c, g));
-    T_OK(kn_graph_optimize(c, 2, NULL, NULL));
+    kn_graph *c = optimized_clone(g, 2, NULL);
     cr_assert_eq(count_op(c, "FusedGemm"), 0);
     cr_assert_eq(count_op(c, "Relu"), 1);
     run_and_compare(g, 2, NULL, 3);
@@ -114,10 +119,8 @@ Test(passes, constants_fold_and_dead_nodes_go)
     kn_relu(g, x); /* dead: nothing uses it */
     kn_output(g, kn_add(g, x, ab));
     T_OK(kn_graph_status(g));
-    kn_graph *c;
-    T_OK(kn_graph_clone(&c, g));
     kn_pass_report r;
-    T_OK(kn_graph_optimize(c, 1, NULL, &r));
+    kn_graph *c = optimized_clone(g, 1, &r);
     cr_assert_eq(count_op(c, "Mul"), 0, "Mul of two constants folds");
     cr_assert_eq(count_op(c, "Relu"), 0, "the unused Relu is removed");
     cr_assert_eq(c->n_nodes, 1);
@@ -232,10 +235,8 @@ Test(passes, hardsigmoid_times_x_becomes_hardswish)
 Test(passes, gemm_weights_pretransposed)
 {
     kn_graph *g = mlp_graph();
-    kn_graph *c;
-    T_OK(kn_graph_clone(&c, g));
     kn_pass_report r;
-    T_OK(kn_graph_optimize(c, 2, NULL, &r));
+    kn_graph *c = optimized_clone(g, 2, &r);
     int changes = -1;
     for (int i = 0; i < r.n; i++)
         if (!strcmp(r.passes[i].name, "pretranspose_gemm")) changes = r.passes[i].changes;
