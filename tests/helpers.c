@@ -202,3 +202,21 @@ void t_compare_runs(kn_session *s0, kn_session *s2, const kn_tensor *x, double r
     cr_assert(kn_tensor_same_shape(a, b));
     T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), rtol, atol);
 }
+
+kn_session *t_train_session(const kn_graph *g, int replicas)
+{
+    kn_session_opts o = kn_session_defaults();
+    o.training = true;
+    o.replicas = replicas;
+    kn_session *s;
+    T_OK(kn_session_create(&s, g, &o));
+    return s;
+}
+
+kn_optimizer *t_adam(void)
+{
+    kn_optimizer *opt;
+    kn_optim_config oc = kn_optim_defaults(KN_OPTIM_ADAM);
+    T_OK(kn_optimizer_create(&opt, &oc));
+    return opt;
+}

@@ -30,6 +30,11 @@ kn_status t_run_node(kn_graph *g, int node, kn_tensor *const *in, kn_tensor *out
 /* Two inference sessions on g: *s0 at level 0 and *s2 at `level` with `disabled`
  * passes off (NULL: none), for tests that compare optimized against plain runs. */
 void t_session_pair(const kn_graph *g, int level, const char *disabled, kn_session **s0, kn_session **s2);
+/* A training session on g with `replicas` (0 or 1: none), and an Adam optimizer with
+ * the default recipe, for the training tests. */
+kn_session *t_train_session(const kn_graph *g, int replicas);
+kn_optimizer *t_adam(void);
+
 /* Run both sessions on the one input x and assert their first outputs match. */
 void t_compare_runs(kn_session *s0, kn_session *s2, const kn_tensor *x, double rtol, double atol);
 

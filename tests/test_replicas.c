@@ -173,14 +173,8 @@ static void train_steps(int replicas, int64_t batch, kn_graph **gout, float *los
     T_OK(kn_graph_create(&g));
     kn_graph_seed(g, 5);
     T_OK(kn_model_lenet(g));
-    kn_session_opts o = kn_session_defaults();
-    o.training = true;
-    o.replicas = replicas;
-    kn_session *s;
-    T_OK(kn_session_create(&s, g, &o));
-    kn_optimizer *opt;
-    kn_optim_config oc = kn_optim_defaults(KN_OPTIM_ADAM);
-    T_OK(kn_optimizer_create(&opt, &oc));
+    kn_session *s = t_train_session(g, replicas);
+    kn_optimizer *opt = t_adam();
     kn_tensor x = t_new_rand(11, 0, 1, 4, batch, 1, 28, 28), y = labels(batch, 10);
     const kn_tensor *ins[2] = {&x, &y};
     for (int step = 0; step < 3; step++) {
@@ -230,11 +224,7 @@ Test(replicas, an_error_in_one_replica_is_reported_and_the_session_recovers)
     kn_graph *g;
     T_OK(kn_graph_create(&g));
     T_OK(kn_model_lenet(g));
-    kn_session_opts o = kn_session_defaults();
-    o.training = true;
-    o.replicas = 2;
-    kn_session *s;
-    T_OK(kn_session_create(&s, g, &o));
+    kn_session *s = t_train_session(g, 2);
     kn_tensor x = t_new_rand(2, 0, 1, 4, 16, 1, 28, 28), y = labels(16, 10);
     ((int64_t *)y.data)[12] = 42;
     const kn_tensor *ins[2] = {&x, &y};

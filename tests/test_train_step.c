@@ -44,11 +44,7 @@ static void check_step(const char *dir, kn_status (*build)(kn_graph *), int repl
         kn_tensor_release(&t);
         nparams += val->kind == KN_VALUE_PARAM;
     }
-    kn_session_opts so = kn_session_defaults();
-    so.training = true;
-    so.replicas = replicas;
-    kn_session *s;
-    T_OK(kn_session_create(&s, g, &so));
+    kn_session *s = t_train_session(g, replicas);
     const char *why;
     cr_assert_eq(kn_session_replicas(s, &why), replicas > 1 ? replicas : 1, "replicas: %s", why);
     kn_tensor x, y, logits, loss;
@@ -129,14 +125,8 @@ static void check_steady_state(kn_status (*build)(kn_graph *), int replicas)
     kn_graph *g;
     T_OK(kn_graph_create(&g));
     T_OK(build(g));
-    kn_session_opts so = kn_session_defaults();
-    so.training = true;
-    so.replicas = replicas;
-    kn_session *s;
-    T_OK(kn_session_create(&s, g, &so));
-    kn_optimizer *opt;
-    kn_optim_config oc = kn_optim_defaults(KN_OPTIM_ADAM);
-    T_OK(kn_optimizer_create(&opt, &oc));
+    kn_session *s = t_train_session(g, replicas);
+    kn_optimizer *opt = t_adam();
     const int64_t n = 8;
     kn_tensor x = t_new_rand(3, 0, 1, 4, n, 1, 28, 28), y;
     T_OK(kn_tensor_init(&y, KN_INT64, 1, &n));
@@ -180,11 +170,7 @@ static void check_tied_weight(int replicas)
     y = kn_output(g, kn_node_done(g, y));
     kn_mse_loss(g, y, t);
     T_OK(kn_graph_status(g));
-    kn_session_opts so = kn_session_defaults();
-    so.training = true;
-    so.replicas = replicas;
-    kn_session *s;
-    T_OK(kn_session_create(&s, g, &so));
+    kn_session *s = t_train_session(g, replicas);
     kn_tensor xt = t_new_rand(4, -1, 1, 2, 8, 4), tt = t_new_rand(5, -1, 1, 2, 8, 4);
     const kn_tensor *ins[2] = {&xt, &tt};
     T_OK(kn_session_run(s, ins, 2));
