@@ -185,6 +185,16 @@ kn_status kn_tensor_init_on(kn_tensor *t, kn_dtype dtype, int ndim, const int64_
     return KN_OK;
 }
 
+kn_status kn_tensor_ensure_on(kn_tensor *t, kn_dtype dtype, int ndim, const int64_t *shape, kn_device device,
+                              bool *fresh)
+{
+    const bool keep = t->data && t->dtype == dtype && t->device == device && kn_shape_equal(t->ndim, t->shape, ndim, shape);
+    if (fresh) *fresh = !keep;
+    if (keep) return KN_OK;
+    kn_tensor_release(t);
+    return kn_tensor_init_on(t, dtype, ndim, shape, device);
+}
+
 kn_status kn_tensor_init(kn_tensor *t, kn_dtype dtype, int ndim, const int64_t *shape)
 {
     return kn_tensor_init_on(t, dtype, ndim, shape, KN_CPU);

@@ -63,6 +63,11 @@ kn_status kn_tensor_init(kn_tensor *t, kn_dtype dtype, int ndim, const int64_t *
 /* Allocate storage on a device (CPU or CUDA through its kernel table); not zeroed on CUDA. */
 kn_status kn_tensor_init_on(kn_tensor *t, kn_dtype dtype, int ndim, const int64_t *shape,
                             kn_device device);
+/* Keep t when it already holds dtype x shape on device (*fresh = false), else release it
+ * and allocate that (*fresh = true; fresh may be NULL): buffers kept across runs (op
+ * state, gathered outputs, staging) allocate only when a shape changes. */
+kn_status kn_tensor_ensure_on(kn_tensor *t, kn_dtype dtype, int ndim, const int64_t *shape, kn_device device,
+                              bool *fresh);
 /* Wrap caller memory without owning it; the caller keeps it alive. */
 void kn_tensor_borrow(kn_tensor *t, kn_dtype dtype, int ndim, const int64_t *shape, void *data);
 /* A view of src's buffer with a new shape starting elem_offset elements in. */

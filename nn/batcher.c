@@ -132,10 +132,7 @@ static kn_status stage_inputs(kn_batcher *b, int n)
         memcpy(shape, t0->shape, sizeof(int64_t) * (size_t)t0->ndim);
         shape[0] = n;
         kn_tensor *st = &b->stage[i];
-        if (!(st->data && st->dtype == t0->dtype && kn_shape_equal(st->ndim, st->shape, t0->ndim, shape))) {
-            kn_tensor_release(st);
-            KN_TRY(kn_tensor_init(st, t0->dtype, t0->ndim, shape));
-        }
+        KN_TRY(kn_tensor_ensure_on(st, t0->dtype, t0->ndim, shape, KN_CPU, NULL));
         size_t bytes = kn_tensor_bytes(t0);
         for (int r = 0; r < n && bytes; r++)
             memcpy((char *)st->data + (size_t)r * bytes, b->batch[r]->inputs[i]->data, bytes);

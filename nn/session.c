@@ -605,10 +605,7 @@ static kn_status gather_outputs(kn_session *s)
         memcpy(shape, o0->shape, sizeof(int64_t) * (size_t)o0->ndim);
         shape[0] = rows;
         kn_tensor *t = &s->gathered[i];
-        if (!(t->data && t->dtype == o0->dtype && kn_shape_equal(t->ndim, t->shape, o0->ndim, shape))) {
-            kn_tensor_release(t);
-            KN_TRY(kn_tensor_init(t, o0->dtype, o0->ndim, shape));
-        }
+        KN_TRY(kn_tensor_ensure_on(t, o0->dtype, o0->ndim, shape, KN_CPU, NULL));
         char *dst = t->data;
         for (int r = 0; r < s->n_rep; r++) {
             const kn_tensor *o = &s->rep[r]->vals[v];

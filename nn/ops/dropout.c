@@ -105,11 +105,7 @@ static kn_status dropout_forward(kn_op_ctx *c)
     if (!c->rng)
         return kn_node_error(c->node, KN_ERR_INVALID, "training-mode Dropout needs a session random generator");
     kn_tensor *mask = &c->state[0];
-    if (!(mask->data && mask->dtype == KN_BOOL && mask->device == c->device &&
-          kn_shape_equal(mask->ndim, mask->shape, x->ndim, x->shape))) {
-        kn_tensor_release(mask);
-        KN_TRY(kn_tensor_init_on(mask, KN_BOOL, x->ndim, x->shape, c->device));
-    }
+    KN_TRY(kn_tensor_ensure_on(mask, KN_BOOL, x->ndim, x->shape, c->device, NULL));
     if (y->data == x->data) { /* the session aliased the output to the input: unshare it */
         kn_tensor_release(y);
         KN_TRY(kn_tensor_init_on(y, x->dtype, x->ndim, x->shape, c->device));

@@ -91,14 +91,12 @@ static kn_status packed_b(kn_op_ctx *c, const gemm_attrs *at, int64_t k, int64_t
     if (kind != KN_VALUE_PARAM && kind != KN_VALUE_CONST) return KN_OK;
     kn_tensor *st = &c->state[0];
     const int64_t floats = c->k->gemm_packed_floats(k, n);
-    if (!st->data || st->ndim != 1 || st->shape[0] != floats) {
-        kn_tensor_release(st);
-        KN_TRY(kn_tensor_init_on(st, KN_FLOAT, 1, &floats, c->device));
-        kn_status s = c->k->gemm_pack_b(at->trans_b, k, n, c->in[1]->data, c->in[1]->shape[1], st->data);
-        if (s != KN_OK) {
-            kn_tensor_release(st);
-            return s;
-        }
+    bool fresh;
+    KN_TRY(kn_tensor_ensure_on(st, KN_FLOAT, 1, &floats, c->device, &fresh));
+    kn_status s = fresh ? c->k->gemm_pack_b(at->trans_b, k, n, c->in[1]->data, c->in[1]->shape[1], st->data) : KN_OK;
+    if (s != KN_OK) {
+        kn_tensor_release(st); /* a half-packed copy must not be reused */
+        return s;
     }
     *out = st->data;
     return KN_OK;

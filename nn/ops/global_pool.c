@@ -49,10 +49,7 @@ static kn_status gmp_forward(kn_op_ctx *c)
     kn_tensor *y = c->out[0], *st = &c->state[0];
     int64_t *arg = NULL;
     if (c->training) {
-        if (!(st->data && st->dtype == KN_INT64 && kn_shape_equal(st->ndim, st->shape, y->ndim, y->shape))) {
-            kn_tensor_release(st);
-            KN_TRY(kn_tensor_init_on(st, KN_INT64, y->ndim, y->shape, c->device));
-        }
+        KN_TRY(kn_tensor_ensure_on(st, KN_INT64, y->ndim, y->shape, c->device, NULL));
         arg = st->data;
     }
     return KN_KCALL(c->k, maxpool2d_fwd, &d, c->in[0]->data, y->data, arg);

@@ -82,10 +82,7 @@ static kn_status mp_forward(kn_op_ctx *c)
                              kn_device_name(c->device));
     int64_t *arg = ind ? ind->data : NULL;
     if (c->training && x->dtype == KN_FLOAT) { /* keep the argmax for backward */
-        if (!(st->data && st->dtype == KN_INT64 && kn_shape_equal(st->ndim, st->shape, y->ndim, y->shape))) {
-            kn_tensor_release(st);
-            KN_TRY(kn_tensor_init_on(st, KN_INT64, y->ndim, y->shape, c->device));
-        }
+        KN_TRY(kn_tensor_ensure_on(st, KN_INT64, y->ndim, y->shape, c->device, NULL));
         arg = st->data;
     }
     if (nd) KN_TRY(KN_KCALL(c->k, maxpoolnd_fwd, &dn, x->dtype, x->data, y->data, arg));

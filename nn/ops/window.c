@@ -226,14 +226,12 @@ kn_status kn_conv_packed_w(kn_op_ctx *c, const kn_conv_geom *d, const float **pa
     const int64_t floats = c->k->conv2d_packed_floats(&d->d2);
     if (floats <= 0) return KN_OK;
     kn_tensor *st = &c->state[0];
-    if (!st->data || st->ndim != 1 || st->shape[0] != floats) {
-        kn_tensor_release(st);
-        KN_TRY(kn_tensor_init_on(st, KN_FLOAT, 1, &floats, c->device));
-        kn_status s = c->k->conv2d_pack_w(&d->d2, c->in[1]->data, st->data);
-        if (s != KN_OK) {
-            kn_tensor_release(st);
-            return s;
-        }
+    bool fresh;
+    KN_TRY(kn_tensor_ensure_on(st, KN_FLOAT, 1, &floats, c->device, &fresh));
+    kn_status s = fresh ? c->k->conv2d_pack_w(&d->d2, c->in[1]->data, st->data) : KN_OK;
+    if (s != KN_OK) {
+        kn_tensor_release(st); /* a half-packed copy must not be reused */
+        return s;
     }
     *packed = st->data;
     return KN_OK;
