@@ -18,8 +18,6 @@
  * in one pass); unpadded convolutions read the input in place. */
 #include "core/cpu/cpu.h"
 
-#include <stdlib.h>
-#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -41,8 +39,6 @@ static bool pointwise(const kn_conv2d_desc *d)
 /* The geometry the kernel handles; everything else returns 0 floats (use conv2d_fwd). */
 static bool applies(const kn_conv2d_desc *d)
 {
-    const char *env = getenv("KILN_CONV_PACKED"); /* "0": off (bench/micro.c compares) */
-    if (env && !strcmp(env, "0")) return false;
     /* a single-channel stem's 9 or 25 taps are too few to pay for the tile's transpose
      * (resnet_small's stem: 145 us here against 100 us on conv.c's kernel, batch 64) */
     return d->c * d->kh * d->kw >= 16 && d->group == 1 && d->oc >= 16 && d->dil_h == 1 && d->dil_w == 1 && d->stride_h >= 1 &&
