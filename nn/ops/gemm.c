@@ -102,6 +102,20 @@ static kn_status packed_b(kn_op_ctx *c, const gemm_attrs *at, int64_t k, int64_t
     return KN_OK;
 }
 
+/* beta as a one-element tensor in state[1] on the node's device: the binary kernels
+ * read both operands where they run, so a host float would be a bad device pointer. */
+static kn_status beta_operand(kn_op_ctx *c, float beta, const float **out)
+{
+    kn_tensor *t = &c->state[1];
+    const int64_t one = 1;
+    bool fresh;
+    KN_TRY(kn_tensor_ensure_on(t, KN_FLOAT, 1, &one, c->device, &fresh));
+    if (c->device == KN_CPU) *(float *)t->data = beta;
+    else if (fresh) KN_TRY(KN_KCALL(c->k, memcpy_h2d, t->data, &beta, sizeof beta));
+    *out = t->data;
+    return KN_OK;
+}
+
 static kn_status gemm_run(kn_op_ctx *c, kn_act act, float act_alpha, float act_beta)
 {
     gemm_attrs at;
@@ -119,11 +133,12 @@ static kn_status gemm_run(kn_op_ctx *c, kn_act act, float act_alpha, float act_b
         } else { /* general C: Y = beta * broadcast(C), then GEMM accumulates onto it */
             int64_t full[2] = {m, n};
             int64_t cs[2] = {cc->ndim == 2 ? cc->shape[0] : 1, cc->ndim >= 1 ? cc->shape[cc->ndim - 1] : 1};
-            float bv = at.beta;
+            const float *bv;
+            KN_TRY(beta_operand(c, at.beta, &bv));
             kn_bcast bc; /* operand a = C (broadcast), operand b = the scalar beta */
             KN_TRY(kn_bcast_init(&bc, 2, cs, 2, full));
             for (int d = 0; d < 2; d++) bc.bstride[d] = 0;
-            KN_TRY(KN_KCALL(c->k, binary, KN_BIN_MUL, KN_FLOAT, &bc, cc->data, &bv, y->data));
+            KN_TRY(KN_KCALL(c->k, binary, KN_BIN_MUL, KN_FLOAT, &bc, cc->data, bv, y->data));
             beta = 1.0f;
         }
     }
@@ -178,9 +193,10 @@ static kn_status gemm_backward(kn_op_ctx *c)
         kn_bcast bc;
         KN_TRY(kn_bcast_init(&bc, 2, full, 2, cs));
         /* MUL backward with a = the scalar beta (stride 0) gives gC += beta * G, reduced. */
-        float bv = at.beta;
+        const float *bv;
+        KN_TRY(beta_operand(c, at.beta, &bv));
         for (int d = 0; d < 2; d++) bc.astride[d] = 0;
-        KN_TRY(KN_KCALL(c->k, binary_bwd, KN_BIN_MUL, &bc, &bv, cc->data, G, NULL, c->gin[2]->data));
+        KN_TRY(KN_KCALL(c->k, binary_bwd, KN_BIN_MUL, &bc, bv, cc->data, G, NULL, c->gin[2]->data));
     }
     return KN_OK;
 }
