@@ -180,6 +180,18 @@ kn_status kn_cuda_copy2d(int64_t rows, size_t row_bytes, const void *src, size_t
 kn_status kn_cuda_gather(size_t elem, int64_t outer, int64_t axis_dim, int64_t inner, const int64_t *idx,
                          int64_t nidx, const void *x, void *y);
 
+kn_status kn_cuda_event_record(void **ev);
+kn_status kn_cuda_event_elapsed(void *a, void *b, double *seconds);
+void kn_cuda_event_destroy(void *ev);
+
+kn_status kn_cuda_copy_strided(size_t elem, int ndim, const int64_t *shape, const void *x, const int64_t *xstride,
+                               void *y, const int64_t *ystride);
+kn_status kn_cuda_add_strided(int ndim, const int64_t *shape, const float *x, const int64_t *xstride, float *y,
+                              const int64_t *ystride);
+kn_status kn_cuda_fill(size_t elem, int64_t n, uint64_t value, void *y);
+kn_status kn_cuda_argreduce(bool is_min, bool select_last, int64_t outer, int64_t dim, int64_t inner, const float *x,
+                            int64_t *y);
+
 kn_status kn_cuda_sgd_step(int64_t n, float *p, const float *g, float *vel, float lr, float momentum,
                            float dampening, float weight_decay, bool nesterov, bool first_step);
 kn_status kn_cuda_adam_step(int64_t n, float *p, const float *g, float *m, float *v, float lr, float beta1,

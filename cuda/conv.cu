@@ -94,7 +94,10 @@ void destroy_plan(ConvPlan *p)
 
 kn_status get_plan(const kn_conv2d_desc *d, ConvPlan **out)
 {
-    if (!fits_int(d)) return kn_error(KN_ERR_SHAPE, "conv: geometry does not fit cuDNN's int dims or groups");
+    /* a capability limit, not bad input: inference then runs the node on the CPU */
+    if (d->pad_t < 0 || d->pad_l < 0 || d->pad_b < 0 || d->pad_r < 0)
+        return kn_error(KN_ERR_UNSUPPORTED, "conv: negative pads (crops) are not implemented on cuda (cuDNN)");
+    if (!fits_int(d)) return kn_error(KN_ERR_UNSUPPORTED, "conv: geometry does not fit cuDNN's int dims or groups");
     std::lock_guard<std::mutex> lock(plans_mu);
     for (ConvPlan *p : plans)
         if (!memcmp(&p->key, d, sizeof *d)) {

@@ -49,6 +49,10 @@ extern "C" void kn_cuda_register(void)
     t->transpose = kn_cuda_transpose;
     t->copy2d = kn_cuda_copy2d;
     t->gather = kn_cuda_gather;
+    t->copy_strided = kn_cuda_copy_strided;
+    t->add_strided = kn_cuda_add_strided;
+    t->fill = kn_cuda_fill;
+    t->argreduce = kn_cuda_argreduce;
 
     t->sgd_step = kn_cuda_sgd_step;
     t->adam_step = kn_cuda_adam_step;

@@ -486,9 +486,9 @@ Test(cuda, transpose_copy2d_gather)
     need_gpu();
     if (!cpu->transpose && !cpu->copy2d && !cpu->gather) cr_skip_test("CPU twins of transpose/copy2d/gather are not in this build yet");
     const int64_t shape[4] = {3, 4, 5, 6};
-    const int64_t n = 360;
-    float *x = h_rand(n, 110, -1, 1), *y = h_rand(n, 0, 0, 0);
-    float *dx = d_up(x, 4 * n), *dy = gpu->alloc(4 * n);
+    const int64_t n = 360, ny = 450; /* the gather below writes 3 x 5 x 30 */
+    float *x = h_rand(n, 110, -1, 1), *y = h_rand(ny, 0, 0, 0);
+    float *dx = d_up(x, 4 * n), *dy = gpu->alloc(4 * ny);
     if (cpu->transpose) {
         const int perms[][4] = {{0, 2, 3, 1}, {3, 2, 1, 0}, {1, 0, 2, 3}};
         for (int p = 0; p < 3; p++) {
@@ -507,8 +507,8 @@ Test(cuda, transpose_copy2d_gather)
         gpu->free(d16); gpu->free(d16y);
     }
     if (cpu->copy2d) {
-        memset(y, 0, 4 * n);
-        T_OK(gpu->memset0(dy, 4 * n));
+        memset(y, 0, 4 * ny);
+        T_OK(gpu->memset0(dy, 4 * ny));
         T_OK(cpu->copy2d(10, 12, x + 1, 24, y + 2, 28));
         T_OK(gpu->copy2d(10, 12, dx + 1, 24, dy + 2, 28));
         check_dev(dy, y, n, 0, 0, "copy2d");
@@ -587,4 +587,85 @@ Test(cuda, sgd_and_adam_steps)
         check_dev(dv, v, n, 1e-5, 1e-9, "adam second moment");
         gpu->free(dp); gpu->free(dm); gpu->free(dv); free(p); free(m); free(v);
     }
+}
+
+/* ---- strided views, fill, arg-reductions ---- */
+
+Test(cuda, copy_and_add_strided)
+{
+    NEED(copy_strided);
+    cr_assert(gpu->add_strided != NULL, "CUDA table lacks 'add_strided'");
+    /* x viewed as [4, 3, 5] with a reversed middle dim, a broadcast (stride 0) dim and a
+     * transposed pair: every stride kind the view ops produce */
+    const int64_t n = 4 * 3 * 5;
+    float *x = h_rand(n, 130, -1, 1), *y = h_rand(2 * n, 0, 0, 0);
+    float *dx = d_up(x, 4 * n), *dy = d_up(y, 8 * n);
+    const int64_t shape[4] = {4, 2, 3, 5}, xs[4] = {15, 0, -5, 1}, ys[4] = {30, 15, 1, 3};
+    const float *xbase = x + 10, *dxbase = dx + 10; /* index 0 of the reversed dim is x[.., 2, ..] */
+    T_OK(cpu->copy_strided(4, 4, shape, xbase, xs, y, ys));
+    T_OK(gpu->copy_strided(4, 4, shape, dxbase, xs, dy, ys));
+    check_dev(dy, y, 2 * n, 0, 0, "copy_strided (float)");
+    uint8_t hb[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, hbo[12];
+    const int64_t bs[2] = {3, 4}, bxs[2] = {4, 1}, bys[2] = {1, 3};
+    void *db = d_up(hb, sizeof hb), *dbo = gpu->alloc(sizeof hb);
+    T_OK(gpu->copy_strided(1, 2, bs, db, bxs, dbo, bys));
+    T_OK(gpu->memcpy_d2h(hbo, dbo, sizeof hbo));
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) cr_assert_eq(hbo[j * 3 + i], hb[i * 4 + j], "1-byte transpose at %d,%d", i, j);
+    gpu->free(db); gpu->free(dbo);
+    /* accumulate: y dims 0-stride (summed) and plain; y starts non-zero */
+    float *g = h_rand(2 * n, 131, -1, 1), *dg = d_up(g, 8 * n);
+    const int64_t as[3] = {4, 3, 5}, axs[3] = {15, 5, 1}, ays[3] = {5, 0, 1}; /* sum over the middle dim */
+    T_OK(cpu->add_strided(3, as, x, axs, g, ays));
+    T_OK(gpu->add_strided(3, as, dx, axs, dg, ays));
+    check_dev(dg, g, 2 * n, 1e-6, 1e-6, "add_strided (summing a 0-stride dim)");
+    T_OK(cpu->add_strided(4, shape, xbase, xs, g, ys));
+    T_OK(gpu->add_strided(4, shape, dxbase, xs, dg, ys));
+    check_dev(dg, g, 2 * n, 1e-6, 1e-6, "add_strided (reversed, transposed)");
+    gpu->free(dx); gpu->free(dy); gpu->free(dg);
+    free(x); free(y); free(g);
+}
+
+Test(cuda, fill_every_element_size)
+{
+    NEED(fill);
+    const size_t sizes[4] = {1, 2, 4, 8};
+    const uint64_t value = 0x0123456789abcdefull;
+    for (int k = 0; k < 4; k++) {
+        const int64_t n = 1000 + k;
+        const size_t bytes = sizes[k] * (size_t)n;
+        unsigned char *want = malloc(bytes), *got = malloc(bytes);
+        T_OK(cpu->fill(sizes[k], n, value, want));
+        void *d = gpu->alloc(bytes);
+        T_OK(gpu->fill(sizes[k], n, value, d));
+        T_OK(gpu->memcpy_d2h(got, d, bytes));
+        cr_assert_eq(memcmp(got, want, bytes), 0, "fill of %zu-byte elements", sizes[k]);
+        gpu->free(d);
+        free(want); free(got);
+    }
+    cr_assert_neq(gpu->fill(3, 4, 0, NULL), KN_OK, "a 3-byte element is refused");
+}
+
+Test(cuda, argmax_argmin_ties_and_nan)
+{
+    NEED(argreduce);
+    const int64_t outer = 3, dim = 7, inner = 5, n = outer * dim * inner;
+    float *x = h_rand(n, 140, -1, 1);
+    for (int64_t i = 0; i < n; i += 4) x[i] = 0.25f; /* ties */
+    x[17] = NAN;
+    x[17 + 2 * inner] = NAN;
+    float *dx = d_up(x, 4 * n);
+    int64_t *want = malloc(sizeof(int64_t) * outer * inner), *got = malloc(sizeof(int64_t) * outer * inner);
+    int64_t *dy = gpu->alloc(sizeof(int64_t) * outer * inner);
+    for (int mode = 0; mode < 4; mode++) {
+        const bool is_min = mode & 1, last = mode & 2;
+        T_OK(cpu->argreduce(is_min, last, outer, dim, inner, x, want));
+        T_OK(gpu->argreduce(is_min, last, outer, dim, inner, dx, dy));
+        T_OK(gpu->memcpy_d2h(got, dy, sizeof(int64_t) * outer * inner));
+        for (int64_t i = 0; i < outer * inner; i++)
+            cr_assert_eq(got[i], want[i], "arg%s select_last %d column %lld: %lld vs %lld", is_min ? "min" : "max",
+                         last, (long long)i, (long long)got[i], (long long)want[i]);
+    }
+    gpu->free(dx); gpu->free(dy);
+    free(x); free(want); free(got);
 }

@@ -1,7 +1,9 @@
 /* Range (ONNX 11-21): [start, start + delta, ...) up to (not including)
  * limit, n = max(ceil((limit - start) / delta), 0) elements, for float,
- * double, int16, int32 and int64 scalars. Values are computed on the host
- * (start + i * delta in the output dtype) and uploaded. */
+ * double, int16, int32 and int64 scalars. The scalars are read on the host
+ * whatever their device, and the values computed there (start + i * delta in
+ * the output dtype) and uploaded. */
+#include "nn/ops/host_scalar.h"
 #include "nn/ops/shape_util.h"
 
 #include <math.h>
@@ -21,18 +23,21 @@ static kn_status range_count(const kn_op_ctx *c, int64_t *n)
     }
     if (dt != KN_FLOAT && dt != KN_DOUBLE && dt != KN_INT16 && dt != KN_INT32 && dt != KN_INT64)
         return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "Range on %s is not supported", kn_dtype_name(dt));
-    if (c->in[0]->device != KN_CPU || c->in[1]->device != KN_CPU || c->in[2]->device != KN_CPU)
-        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "Range reads its inputs on the host; they are on %s",
-                             kn_device_name(c->in[0]->device));
     if (dt == KN_FLOAT || dt == KN_DOUBLE) {
-        double s = kn_tensor_get_f64(c->in[0], 0), l = kn_tensor_get_f64(c->in[1], 0), d = kn_tensor_get_f64(c->in[2], 0);
+        double s, l, d;
+        KN_TRY(kn_host_f64(c->in[0], 0, &s));
+        KN_TRY(kn_host_f64(c->in[1], 0, &l));
+        KN_TRY(kn_host_f64(c->in[2], 0, &d));
         if (d == 0 || !isfinite(s) || !isfinite(l) || !isfinite(d))
             return kn_node_error(c->node, KN_ERR_INVALID, "start %g, limit %g, delta %g do not make a finite range", s, l, d);
         double cnt = ceil((l - s) / d);
         if (cnt > 1e15) return kn_node_error(c->node, KN_ERR_NOMEM, "range of %g elements is too large", cnt);
         *n = cnt > 0 ? (int64_t)cnt : 0;
     } else {
-        int64_t s = kn_tensor_get_i64(c->in[0], 0), l = kn_tensor_get_i64(c->in[1], 0), d = kn_tensor_get_i64(c->in[2], 0);
+        int64_t s, l, d;
+        KN_TRY(kn_host_i64(c->in[0], 0, &s));
+        KN_TRY(kn_host_i64(c->in[1], 0, &l));
+        KN_TRY(kn_host_i64(c->in[2], 0, &d));
         if (d == 0) return kn_node_error(c->node, KN_ERR_INVALID, "delta is 0");
         /* in long double so extreme int64 values cannot overflow */
         long double cnt = ceill(((long double)l - (long double)s) / (long double)d);
@@ -57,21 +62,29 @@ static kn_status range_forward(kn_op_ctx *c)
     kn_tensor *y = c->out[0];
     size_t bytes = kn_tensor_bytes(y);
     if (n == 0) return KN_OK;
+    double sf = 0, df = 0;
+    int64_t si = 0, di = 0;
+    if (y->dtype == KN_FLOAT || y->dtype == KN_DOUBLE) {
+        KN_TRY(kn_host_f64(c->in[0], 0, &sf));
+        KN_TRY(kn_host_f64(c->in[2], 0, &df));
+    } else {
+        KN_TRY(kn_host_i64(c->in[0], 0, &si));
+        KN_TRY(kn_host_i64(c->in[2], 0, &di));
+    }
     void *host = c->device == KN_CPU ? y->data : malloc(bytes);
     if (!host) return kn_error(KN_ERR_NOMEM, "out of memory for %zu bytes", bytes);
     switch (y->dtype) {
     case KN_FLOAT: {
-        float s = (float)kn_tensor_get_f64(c->in[0], 0), d = (float)kn_tensor_get_f64(c->in[2], 0);
+        float s = (float)sf, d = (float)df;
         for (int64_t i = 0; i < n; i++) ((float *)host)[i] = s + (float)i * d;
         break;
     }
     case KN_DOUBLE: {
-        double s = kn_tensor_get_f64(c->in[0], 0), d = kn_tensor_get_f64(c->in[2], 0);
-        for (int64_t i = 0; i < n; i++) ((double *)host)[i] = s + (double)i * d;
+        for (int64_t i = 0; i < n; i++) ((double *)host)[i] = sf + (double)i * df;
         break;
     }
     default: {
-        int64_t s = kn_tensor_get_i64(c->in[0], 0), d = kn_tensor_get_i64(c->in[2], 0);
+        const int64_t s = si, d = di;
         for (int64_t i = 0; i < n; i++) {
             int64_t v = s + i * d;
             if (y->dtype == KN_INT64) ((int64_t *)host)[i] = v;
