@@ -136,6 +136,12 @@ typedef struct kn_kernels {
     kn_status (*memcpy_d2d)(void *dst, const void *src, size_t bytes);
     kn_status (*memset0)(void *dst, size_t bytes);
     kn_status (*sync)(void);
+    /* Device timing for the profiler (NULL on the CPU, which times with the host clock):
+     * event_record records *ev (created on first use) on the device's stream without
+     * waiting; event_elapsed waits for b and gives the seconds from a to b. */
+    kn_status (*event_record)(void **ev);
+    kn_status (*event_elapsed)(void *a, void *b, double *seconds);
+    void (*event_destroy)(void *ev);
 
     /* C[M,N] = alpha * op(A) op(B) + beta * C, then the epilogue. Row-major. */
     kn_status (*gemm)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

@@ -197,3 +197,32 @@ kn_status kn_cuda_sync(void)
     KN_CUDA_CHECK(cudaStreamSynchronize(s));
     return KN_OK;
 }
+
+/* ---- events (the profiler's device clock) ---- */
+
+kn_status kn_cuda_event_record(void **ev)
+{
+    cudaStream_t s;
+    KN_TRY(kn_cuda_stream(&s));
+    if (!*ev) {
+        cudaEvent_t e;
+        KN_CUDA_CHECK(cudaEventCreate(&e));
+        *ev = (void *)e;
+    }
+    KN_CUDA_CHECK(cudaEventRecord((cudaEvent_t)*ev, s));
+    return KN_OK;
+}
+
+kn_status kn_cuda_event_elapsed(void *a, void *b, double *seconds)
+{
+    float ms = 0;
+    KN_CUDA_CHECK(cudaEventSynchronize((cudaEvent_t)b));
+    KN_CUDA_CHECK(cudaEventElapsedTime(&ms, (cudaEvent_t)a, (cudaEvent_t)b));
+    *seconds = 1e-3 * (double)ms;
+    return KN_OK;
+}
+
+void kn_cuda_event_destroy(void *ev)
+{
+    if (ev) cudaEventDestroy((cudaEvent_t)ev);
+}

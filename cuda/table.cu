@@ -17,6 +17,9 @@ extern "C" void kn_cuda_register(void)
     t->memcpy_d2d = kn_cuda_memcpy_d2d;
     t->memset0 = kn_cuda_memset0;
     t->sync = kn_cuda_sync;
+    t->event_record = kn_cuda_event_record;
+    t->event_elapsed = kn_cuda_event_elapsed;
+    t->event_destroy = kn_cuda_event_destroy;
 
     t->gemm = kn_cuda_gemm;
 

@@ -20,6 +20,12 @@ struct kn_profiler {
     kn_node_event *ev;
     int64_t n_ev, cap_ev;
     double origin;
+    /* device timing (kn_profiler_use_device): start/end events per slot, and this run's
+     * nodes waiting for their device times */
+    const kn_kernels *dk;
+    void **ev_a, **ev_b;
+    struct pending { int slot; int64_t ev; double host_dur, host_t0; } *pend;
+    int n_pend;
 };
 
 double kn_profiler_now(void)
@@ -68,7 +74,67 @@ void kn_profiler_free(kn_profiler *p)
     free(p->flops);
     free(p->bytes);
     free(p->ev);
+    for (int i = 0; p->dk && i < p->n_slots; i++) {
+        p->dk->event_destroy(p->ev_a[i]);
+        p->dk->event_destroy(p->ev_b[i]);
+    }
+    free(p->ev_a);
+    free(p->ev_b);
+    free(p->pend);
     free(p);
+}
+
+void kn_profiler_use_device(kn_profiler *p, const kn_kernels *k)
+{
+    if (!p || !k || !k->event_record || !k->event_elapsed || !k->event_destroy) return;
+    size_t n = (size_t)(p->n_slots > 0 ? p->n_slots : 1);
+    p->ev_a = calloc(n, sizeof *p->ev_a);
+    p->ev_b = calloc(n, sizeof *p->ev_b);
+    p->pend = calloc(n, sizeof *p->pend);
+    if (p->ev_a && p->ev_b && p->pend) {
+        p->dk = k;
+        return;
+    }
+    free(p->ev_a);
+    free(p->ev_b);
+    free(p->pend);
+    p->ev_a = p->ev_b = NULL;
+    p->pend = NULL;
+}
+
+void kn_profiler_node_begin(kn_profiler *p, int node)
+{
+    if (!p || !p->dk || node < 0 || node >= p->n_nodes || p->node_slot[node] < 0) return;
+    (void)p->dk->event_record(&p->ev_a[p->node_slot[node]]);
+}
+
+void kn_profiler_node_end(kn_profiler *p, int node, double t0, double t1, const kn_op_ctx *c)
+{
+    if (!p || node < 0 || node >= p->n_nodes || p->node_slot[node] < 0) return;
+    int s = p->node_slot[node];
+    bool dev = p->dk && p->ev_a[s] && p->n_pend < p->n_slots && p->dk->event_record(&p->ev_b[s]) == KN_OK;
+    int64_t before = p->n_ev;
+    kn_profiler_record(p, node, t0, t1, c);
+    if (dev) p->pend[p->n_pend++] = (struct pending){s, p->n_ev > before ? p->n_ev - 1 : -1, t1 - t0, t0};
+}
+
+void kn_profiler_run_end(kn_profiler *p)
+{
+    if (!p || !p->dk || !p->n_pend) return;
+    /* device start times: the first node's host start plus the device time since its event */
+    const struct pending *first = &p->pend[0];
+    for (int i = 0; i < p->n_pend; i++) {
+        const struct pending *q = &p->pend[i];
+        double dur, since;
+        if (p->dk->event_elapsed(p->ev_a[q->slot], p->ev_b[q->slot], &dur) != KN_OK) continue;
+        p->seconds[q->slot] += dur - q->host_dur;
+        if (q->ev >= 0) {
+            p->ev[q->ev].seconds = dur;
+            if (p->dk->event_elapsed(p->ev_a[first->slot], p->ev_a[q->slot], &since) == KN_OK)
+                p->ev[q->ev].start = first->host_t0 - p->origin + since;
+        }
+    }
+    p->n_pend = 0;
 }
 
 static double numel(const kn_tensor *t) { return t ? (double)kn_tensor_numel(t) : 0.0; }
@@ -176,6 +242,7 @@ void kn_session_profile_reset(kn_session *s)
         p->calls[i] = 0;
     }
     p->n_ev = 0; /* keep the capacity: the next profiled runs record the same count */
+    p->n_pend = 0;
     p->origin = kn_profiler_now();
 }
 
