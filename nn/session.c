@@ -52,6 +52,11 @@ struct kn_session {
     kn_tensor *gathered; /* whole-batch graph outputs of a split run */
     float split_loss;
     char split_why[256];
+    /* inference on a device: nodes that run on the CPU instead (see run_on_host) */
+    bool *on_host;
+    kn_tensor *host_state; /* n_nodes * KN_OP_MAX_STATE, for those nodes */
+    kn_tensor host_ws;
+    int n_on_host;
 };
 
 kn_session_opts kn_session_defaults(void)
@@ -70,7 +75,12 @@ void kn_session_free(kn_session *s)
         }
         if (s->state)
             for (int i = 0; i < s->g->n_nodes * KN_OP_MAX_STATE; i++) kn_tensor_release(&s->state[i]);
+        if (s->host_state)
+            for (int i = 0; i < s->g->n_nodes * KN_OP_MAX_STATE; i++) kn_tensor_release(&s->host_state[i]);
     }
+    free(s->on_host);
+    free(s->host_state);
+    kn_tensor_release(&s->host_ws);
     kn_tensor_release(&s->ws);
     kn_tensor_release(&s->arena);
     free(s->planned);
@@ -199,6 +209,7 @@ static kn_status create_session(kn_session **out, const kn_graph *src, const kn_
         kn_session_free(s);
         return st;
     }
+    if (s->prof && s->opts.device != KN_CPU) kn_profiler_use_device(s->prof, s->k); /* device events */
     for (int v = 0; v < g->n_values; v++) {
         kn_value *val = &g->values[v];
         if (val->kind == KN_VALUE_PARAM || val->kind == KN_VALUE_CONST) {
@@ -336,6 +347,79 @@ static void fill_ctx(kn_session *s, int ni, kn_op_ctx *c, kn_tensor **in, kn_ten
     c->rank = s->rank;
 }
 
+static kn_status mark_on_host(kn_session *s, int ni)
+{
+    const size_t nn = (size_t)s->g->n_nodes;
+    if (!s->on_host) s->on_host = calloc(nn, sizeof *s->on_host);
+    if (!s->host_state) s->host_state = calloc(nn * KN_OP_MAX_STATE, sizeof *s->host_state);
+    if (!s->on_host || !s->host_state) return kn_error(KN_ERR_NOMEM, "out of memory");
+    s->on_host[ni] = true;
+    s->n_on_host++;
+    return KN_OK;
+}
+
+/* Inference on a device whose kernel table lacks something a node needs (the kernel
+ * returned KN_ERR_UNSUPPORTED): the node runs on the CPU table instead, its inputs
+ * copied to the host and its outputs back, as ONNX Runtime hands a node its CUDA
+ * provider cannot run to the CPU provider. The choice is kept per node (on_host), so
+ * later runs go straight here; the node keeps host state of its own. The copies make
+ * such a node slow (kn_session_nodes_on_host counts them); a node this device runs
+ * never comes here. dc is the device context, with outputs allocated on the device. */
+static kn_status run_on_host(kn_session *s, int ni, const kn_op_ctx *dc)
+{
+    kn_node *n = &s->g->nodes[ni];
+    kn_tensor hin[MAX_ARITY], hout[MAX_ARITY], *pin[MAX_ARITY], *pout[MAX_ARITY];
+    memset(hin, 0, sizeof hin);
+    memset(hout, 0, sizeof hout);
+    kn_status st = KN_OK;
+    for (int j = 0; j < dc->n_in && st == KN_OK; j++) {
+        pin[j] = dc->in[j];
+        if (!dc->in[j] || !dc->in[j]->data || dc->in[j]->device == KN_CPU) continue;
+        st = kn_tensor_to(&hin[j], dc->in[j], KN_CPU);
+        pin[j] = &hin[j];
+    }
+    for (int j = 0; j < dc->n_out && st == KN_OK; j++) {
+        pout[j] = &hout[j];
+        const kn_tensor *o = dc->out[j];
+        if (o->data) st = kn_tensor_init(&hout[j], o->dtype, o->ndim, o->shape);
+    }
+    kn_op_ctx c = *dc;
+    c.k = kn_kernels_get(KN_CPU);
+    c.device = KN_CPU;
+    c.in = pin;
+    c.out = pout;
+    c.state = &s->host_state[ni * KN_OP_MAX_STATE];
+    c.prepack = false;
+    c.ws = NULL;
+    c.ws_bytes = 0;
+    if (st == KN_OK && n->op->workspace) {
+        c.ws_bytes = n->op->workspace(&c);
+        if (c.ws_bytes > (size_t)kn_tensor_numel(&s->host_ws) || !s->host_ws.data) {
+            kn_tensor_release(&s->host_ws);
+            int64_t nb = (int64_t)c.ws_bytes;
+            st = kn_tensor_init(&s->host_ws, KN_UINT8, 1, &nb);
+        }
+        c.ws = s->host_ws.data;
+    }
+    if (st == KN_OK) st = n->op->forward(&c);
+    for (int j = 0; j < dc->n_out && st == KN_OK; j++) {
+        kn_tensor *o = dc->out[j];
+        if (!hout[j].data) continue;
+        if (!o->data || o->dtype != hout[j].dtype || !kn_tensor_same_shape(o, &hout[j])) { /* the op re-shaped it */
+            kn_tensor_release(o);
+            st = kn_tensor_init_on(o, hout[j].dtype, hout[j].ndim, hout[j].shape, s->opts.device);
+        }
+        if (st == KN_OK) st = kn_tensor_copy_data(o, &hout[j]);
+    }
+    for (int j = 0; j < MAX_ARITY; j++) {
+        kn_tensor_release(&hin[j]);
+        kn_tensor_release(&hout[j]);
+    }
+    return st;
+}
+
+int kn_session_nodes_on_host(const kn_session *s) { return s->n_on_host; }
+
 static kn_status run_node(kn_session *s, int ni)
 {
     kn_node *n = &s->g->nodes[ni];
@@ -374,10 +458,28 @@ static kn_status run_node(kn_session *s, int ni)
         c.ws = s->ws.data;
     }
     double t0 = s->prof ? kn_profiler_now() : 0;
-    KN_TRY(node_context(n, n->op->forward(&c)));
+    if (s->prof) kn_profiler_node_begin(s->prof, ni);
+    if (s->on_host && s->on_host[ni]) {
+        KN_TRY(node_context(n, run_on_host(s, ni, &c)));
+    } else {
+        kn_status st = n->op->forward(&c);
+        /* a kernel (or output) this device lacks: inference runs the node on the CPU */
+        if (st == KN_ERR_UNSUPPORTED && s->opts.device != KN_CPU && !s->opts.training) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", kn_last_error());
+            st = mark_on_host(s, ni);
+            if (st == KN_OK) st = run_on_host(s, ni, &c);
+            if (st != KN_OK)
+                kn_error_context(st, "node '%s' (%s) needs the CPU (%s), and failed there too: ", n->name, n->op_type,
+                                 why);
+        }
+        KN_TRY(node_context(n, st));
+    }
     if (s->prof) {
-        if (s->k->sync) s->k->sync(); /* device kernels are asynchronous: time to completion */
-        kn_profiler_record(s->prof, ni, t0, kn_profiler_now(), &c);
+        /* device kernels are asynchronous: with events the device times replace these at the
+         * run's end; a device without them is timed to completion here */
+        if (!s->k->event_record && s->k->sync) s->k->sync();
+        kn_profiler_node_end(s->prof, ni, t0, kn_profiler_now(), &c);
     }
     return KN_OK;
 }
@@ -552,7 +654,10 @@ static kn_status run_local(kn_session *s, const kn_tensor *const *inputs, int n_
         kn_tensor *o = &s->vals[n->outputs[0]];
         if (o->data && o->buf && o->buf == s->vals[n->inputs[0]].buf && !s->planned[n->outputs[0]]) kn_tensor_release(o);
     }
-    for (int oi = 0; oi < s->n_order; oi++) KN_TRY(run_node(s, s->order[oi]));
+    kn_status st = KN_OK;
+    for (int oi = 0; oi < s->n_order && st == KN_OK; oi++) st = run_node(s, s->order[oi]);
+    if (s->prof) kn_profiler_run_end(s->prof);
+    KN_TRY(st);
     if (plan && !s->plan_valid) KN_TRY(make_plan(s, inputs, n_inputs));
     return KN_OK;
 }

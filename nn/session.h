@@ -84,6 +84,10 @@ const kn_tensor *kn_session_value_grad(const kn_session *s, const char *name);
  * CPU, where the session works on the graph's buffers directly. Call it before
  * exporting or evaluating a model trained on a GPU. */
 kn_status kn_session_sync_graph(kn_session *s);
+/* Inference on a device runs a node whose kernel that device lacks on the CPU instead
+ * (inputs copied to the host, outputs back); this counts such nodes so far. Training
+ * on a device reports the missing kernel instead. */
+int kn_session_nodes_on_host(const kn_session *s);
 
 /* Run warm-up iterations with the given inputs (plans buffers, caches algorithms). */
 kn_status kn_session_warmup(kn_session *s, const kn_tensor *const *inputs, int n_inputs,
