@@ -11,7 +11,14 @@
  * the optimizer may not change what a supported model computes.
  * Each case runs in a forked child
  * so a crash or hang in one op is one failed case, not a dead suite.
- * KILN_CONFORMANCE_WRITE=FILE writes every failure with its error to FILE. */
+ * KILN_CONFORMANCE_WRITE=FILE writes every failure with its error to FILE;
+ * KILN_ONNX_TESTDATA=DIR reads the cases from DIR instead (a copy carried to a
+ * machine without the Debian package).
+ *
+ * On a GPU every case that passes on the CPU runs again on CUDA at -O 0 and
+ * -O 2 and must give the same answer, or fail with the clear error that names
+ * a kernel the CUDA table lacks (counted and listed, never a wrong result or a
+ * crash). */
 #include "helpers.h"
 
 #include <dirent.h>
@@ -24,7 +31,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DATA_ROOT "/usr/share/libonnx-testdata/data"
+#define DEBIAN_ROOT "/usr/share/libonnx-testdata/data"
+static const char *data_root(void)
+{
+    const char *e = getenv("KILN_ONNX_TESTDATA");
+    return e && *e ? e : DEBIAN_ROOT;
+}
+#define DATA_ROOT data_root()
 #define MSG_MAX 400
 #define CASE_TIMEOUT_S 20
 
@@ -74,8 +87,8 @@ static bool close_enough(const kn_tensor *got, const kn_tensor *want, char *msg)
     return true;
 }
 
-/* One case in this process: 0 = pass, else msg says why. */
-static int run_case(const char *dir, int level, char *msg)
+/* One case in this process: 0 = pass, 2 = refused as unsupported, else 1; msg says why. */
+static int run_case(const char *dir, int level, kn_device device, char *msg)
 {
     char path[1024];
     kn_graph *g = NULL;
@@ -85,7 +98,13 @@ static int run_case(const char *dir, int level, char *msg)
     if (kn_onnx_load(path, &g) != KN_OK) { snprintf(msg, MSG_MAX, "%s", kn_last_error()); return 1; }
     kn_session_opts o = kn_session_defaults();
     o.level = level;
-    if (kn_session_create(&s, g, &o) != KN_OK) { snprintf(msg, MSG_MAX, "%s", kn_last_error()); goto done; }
+    o.device = device;
+    kn_status st = kn_session_create(&s, g, &o);
+    if (st != KN_OK) {
+        snprintf(msg, MSG_MAX, "%s", kn_last_error());
+        if (st == KN_ERR_UNSUPPORTED) rc = 2;
+        goto done;
+    }
     for (int set = 0;; set++) {
         char sd[950];
         snprintf(sd, sizeof sd, "%s/test_data_set_%d", dir, set);
@@ -105,8 +124,9 @@ static int run_case(const char *dir, int level, char *msg)
             }
             feed[n_in] = &in[n_in];
         }
-        if (ok && kn_session_run(s, feed, n_in) != KN_OK) {
+        if (ok && (st = kn_session_run(s, feed, n_in)) != KN_OK) {
             snprintf(msg, MSG_MAX, "%s", kn_last_error());
+            if (st == KN_ERR_UNSUPPORTED) rc = 2;
             ok = false;
         }
         for (int k = 0; ok && k < g->n_outputs; k++) {
@@ -118,12 +138,22 @@ static int run_case(const char *dir, int level, char *msg)
                 break;
             }
             const kn_tensor *got = kn_session_output(s, k);
+            kn_tensor host = {0};
             char why[MSG_MAX];
-            if (!got) { snprintf(msg, MSG_MAX, "output %d was not produced", k); ok = false; }
+            if (got && got->device != KN_CPU) {
+                if (kn_tensor_to(&host, got, KN_CPU) != KN_OK) {
+                    snprintf(msg, MSG_MAX, "output %d: copy to the host: %.300s", k, kn_last_error());
+                    ok = false;
+                }
+                got = &host;
+            }
+            if (!ok) {
+            } else if (!got) { snprintf(msg, MSG_MAX, "output %d was not produced", k); ok = false; }
             else if (!close_enough(got, &want, why)) {
                 snprintf(msg, MSG_MAX, "output %d ('%.80s'), data set %d: %.250s", k, g->values[g->outputs[k]].name, set, why);
                 ok = false;
             }
+            kn_tensor_release(&host);
             kn_tensor_release(&want);
         }
         for (int i = 0; i < n_in; i++) kn_tensor_release(&in[i]);
@@ -138,18 +168,18 @@ done:
 }
 
 /* Fork, run, and collect the verdict through a pipe. */
-static int run_isolated(const char *dir, int level, char *msg)
+static int run_isolated(const char *dir, int level, kn_device device, char *msg)
 {
     int fds[2];
     msg[0] = 0;
-    if (pipe(fds) != 0) return run_case(dir, level, msg);
+    if (pipe(fds) != 0) return run_case(dir, level, device, msg);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
         alarm(CASE_TIMEOUT_S);
         char m[MSG_MAX] = "";
-        int rc = run_case(dir, level, m);
+        int rc = run_case(dir, level, device, m);
         char out[MSG_MAX + 1];
         out[0] = (char)('0' + rc);
         memcpy(out + 1, m, MSG_MAX);
@@ -171,7 +201,7 @@ static int run_isolated(const char *dir, int level, char *msg)
     }
     if (got == 0) { snprintf(msg, MSG_MAX, "child exited %d without a verdict", WEXITSTATUS(status)); return 1; }
     snprintf(msg, MSG_MAX, "%.*s", MSG_MAX - 1, buf + 1);
-    return buf[0] != '0';
+    return buf[0] == '0' ? 0 : buf[0] == '2' ? 2 : 1;
 }
 
 typedef struct { char **names; int n, cap; } name_set;
@@ -212,7 +242,9 @@ static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const
 static void strip_root(char *msg)
 {
     char *p;
-    while ((p = strstr(msg, DATA_ROOT "/"))) {
+    char root[600];
+    snprintf(root, sizeof root, "%s/", DATA_ROOT);
+    while ((p = strstr(msg, root))) {
         char *e = strstr(p, "/model.onnx");
         if (!e) break;
         e += strlen("/model.onnx");
@@ -248,12 +280,12 @@ Test(onnx_conformance, backend_test_data, .timeout = 600)
             char model[1100];
             snprintf(model, sizeof model, "%s/model.onnx", dir);
             if (!file_exists(model)) continue;
-            int rc = run_isolated(dir, 0, msg);
+            int rc = run_isolated(dir, 0, KN_CPU, msg);
             strip_root(msg);
             if (rc == 0) {
                 pass++;
                 if (set_has(&expected, key)) { printf("now passing: %s\n", key); now_passing++; }
-                if (run_isolated(dir, 2, msg) != 0) {
+                if (run_isolated(dir, 2, KN_CPU, msg) != 0) {
                     strip_root(msg);
                     printf("FAILS AT -O 2 (passes at -O 0): %s: %s\n", key, msg);
                     if (wf) fprintf(wf, "%s  -O 2: %s\n", key, msg);
@@ -280,4 +312,142 @@ Test(onnx_conformance, backend_test_data, .timeout = 600)
     free(failed.names);
     cr_assert_eq(unexpected, 0, "%d conformance cases failed that tests/conformance/expected_failures.txt does not list", unexpected);
     cr_assert_eq(o2_failures, 0, "%d conformance cases pass at -O 0 but fail at -O 2", o2_failures);
+}
+
+/* The CUDA pass: every case that passes on the CPU at -O 0, on the GPU at -O 0 and
+ * -O 2. A case may fail only as unsupported (a kernel the CUDA table lacks, a
+ * host-only output), with the error saying so; never with a wrong answer.
+ * Creating a CUDA context costs a good part of a second, so the cases run in one
+ * worker process, one line per case back through a pipe; when a case crashes or
+ * times out, the worker is restarted after it. */
+typedef struct { char key[300], dir[700]; } conf_case;
+#define RESTART 4 /* the worker's exit status asking for a fresh worker after the last case */
+
+static void cuda_worker(const conf_case *cs, int from, int n, int fd)
+{
+    for (int i = from; i < n; i++) {
+        char msg[MSG_MAX] = "", line[MSG_MAX + 32];
+        int rc, level = 0;
+        alarm(3 * CASE_TIMEOUT_S);
+        if (run_case(cs[i].dir, 0, KN_CPU, msg) != 0) {
+            rc = -1; /* not a CPU pass: not asked of CUDA */
+        } else {
+            msg[0] = 0;
+            rc = run_case(cs[i].dir, 0, KN_CUDA, msg);
+            if (rc == 0) rc = run_case(cs[i].dir, level = 2, KN_CUDA, msg);
+        }
+        strip_root(msg);
+        int len = snprintf(line, sizeof line, "%d %d %d %s\n", i, rc, level, msg);
+        if (write(fd, line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1)) <= 0) _exit(3);
+        /* a failed case may leave the CUDA context unusable (a sticky fault): start afresh */
+        if (rc > 0) _exit(RESTART);
+    }
+    _exit(0);
+}
+
+/* Asked in a child: CUDA initialised in this process would not work in the workers
+ * forked after it. */
+static bool cuda_present(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) _exit(kn_device_available(KN_CUDA) ? 0 : 1);
+    int status = 0;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+Test(onnx_conformance, backend_test_data_on_cuda, .timeout = 900)
+{
+    if (!cuda_present()) cr_skip_test("no CUDA GPU on this machine");
+    if (!file_exists(DATA_ROOT)) cr_skip_test("%s is missing (apt-get install libonnx-testdata)", DATA_ROOT);
+    conf_case *cs = NULL;
+    int n = 0, cap = 0;
+    for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
+        char root[512];
+        snprintf(root, sizeof root, "%s/%s", DATA_ROOT, dirs[d]);
+        DIR *dh = opendir(root);
+        if (!dh) continue;
+        name_set names = {0};
+        struct dirent *e;
+        while ((e = readdir(dh)))
+            if (e->d_name[0] != '.') set_add(&names, e->d_name);
+        closedir(dh);
+        qsort(names.names, (size_t)names.n, sizeof(char *), cmp_names);
+        for (int i = 0; i < names.n; i++) {
+            char model[1100];
+            snprintf(model, sizeof model, "%s/%s/model.onnx", root, names.names[i]);
+            if (file_exists(model)) {
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 1024;
+                    cs = realloc(cs, sizeof *cs * (size_t)cap);
+                    cr_assert_not_null(cs);
+                }
+                snprintf(cs[n].key, sizeof cs[n].key, "%s/%s", dirs[d], names.names[i]);
+                snprintf(cs[n].dir, sizeof cs[n].dir, "%s/%s", root, names.names[i]);
+                n++;
+            }
+            free(names.names[i]);
+        }
+        free(names.names);
+    }
+    const char *write_path = getenv("KILN_CONFORMANCE_WRITE_CUDA");
+    FILE *wf = write_path ? fopen(write_path, "w") : NULL;
+    int wrong = 0, pass = 0, unsupported = 0, asked = 0;
+    for (int from = 0; from < n;) {
+        int fds[2];
+        cr_assert_eq(pipe(fds), 0);
+        fflush(stdout);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0, "fork failed");
+        if (pid == 0) {
+            close(fds[0]);
+            cuda_worker(cs, from, n, fds[1]);
+        }
+        close(fds[1]);
+        FILE *in = fdopen(fds[0], "r");
+        cr_assert_not_null(in);
+        char line[MSG_MAX + 64];
+        int last = from - 1;
+        while (fgets(line, sizeof line, in)) {
+            int i, rc, level, off = 0;
+            if (sscanf(line, "%d %d %d %n", &i, &rc, &level, &off) < 3 || i < 0 || i >= n) continue;
+            char *msg = line + off;
+            msg[strcspn(msg, "\n")] = 0;
+            last = i;
+            if (rc == -1) continue;
+            asked++;
+            if (rc == 0) {
+                pass++;
+            } else if (rc == 2) {
+                unsupported++;
+                if (wf) fprintf(wf, "%s  unsupported on cuda: %s\n", cs[i].key, msg);
+            } else {
+                printf("WRONG ON CUDA (-O %d): %s: %s\n", level, cs[i].key, msg);
+                if (wf) fprintf(wf, "%s  -O %d: %s\n", cs[i].key, level, msg);
+                wrong++;
+            }
+        }
+        fclose(in);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (last + 1 >= n) break;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == RESTART) {
+            from = last + 1;
+            continue;
+        }
+        /* the worker died inside case last + 1 */
+        const char *how = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? "timed out" : "crashed";
+        printf("WRONG ON CUDA: %s: %s (status %d)\n", cs[last + 1].key, how, status);
+        if (wf) fprintf(wf, "%s  %s (status %d)\n", cs[last + 1].key, how, status);
+        asked++;
+        wrong++;
+        from = last + 2;
+    }
+    if (wf) fclose(wf);
+    free(cs);
+    printf("conformance on cuda: %d pass, %d unsupported on cuda, %d wrong, of %d cases passing on the cpu\n", pass,
+           unsupported, wrong, asked);
+    fflush(stdout);
+    cr_assert_gt(asked, 0, "no case ran");
+    cr_assert_eq(wrong, 0, "%d conformance cases that pass on the cpu fail on cuda other than as unsupported", wrong);
 }

@@ -1,7 +1,8 @@
 /* One training step of the built-in MLP and LeNet against PyTorch 1.13:
  * same weights and batch (tests/data/train_step, made by make_fixtures.py);
  * logits, loss, every gradient, the Adam update and the BatchNorm running
- * statistics must match. */
+ * statistics must match, on the CPU (whole batch and split across replicas)
+ * and on the GPU (skipped, saying why, where there is none). */
 #include "helpers.h"
 #include "onnx/onnx.h"
 
@@ -18,17 +19,36 @@ static void load(const char *dir, const char *prefix, const char *name, kn_tenso
     T_OK(kn_tensor_load_pb(path, t, NULL));
 }
 
+/* got may live on the GPU: it is compared through a host copy. */
 static void expect_close(const char *what, const kn_tensor *got, const kn_tensor *want, double rtol, double atol)
 {
     cr_assert_not_null(got, "%s: no tensor", what);
     cr_assert_eq(kn_tensor_numel(got), kn_tensor_numel(want), "%s: %lld elements, PyTorch has %lld", what,
                  (long long)kn_tensor_numel(got), (long long)kn_tensor_numel(want));
+    kn_tensor host = {0};
+    if (got->device != KN_CPU) {
+        T_OK(kn_tensor_to(&host, got, KN_CPU));
+        got = &host;
+    }
     double r = t_close_ratio(got->data, want->data, kn_tensor_numel(want), rtol, atol);
+    kn_tensor_release(&host);
     cr_assert(r <= 1.0, "%s differs from PyTorch (ratio %g at rtol %g atol %g)", what, r, rtol, atol);
 }
 
-static void check_step(const char *dir, kn_status (*build)(kn_graph *), int replicas)
+/* A host tensor on `device` (the same tensor when that is the CPU). */
+static kn_tensor on_device(kn_tensor *t, kn_device device)
 {
+    if (device == KN_CPU) return *t;
+    kn_tensor d;
+    T_OK(kn_tensor_to(&d, t, device));
+    kn_tensor_release(t);
+    return d;
+}
+
+static void check_step(const char *dir, kn_status (*build)(kn_graph *), int replicas, kn_device device)
+{
+    if (device != KN_CPU && !kn_device_available(device))
+        cr_skip_test("no %s GPU on this machine", kn_device_name(device));
     kn_graph *g;
     T_OK(kn_graph_create(&g));
     T_OK(build(g));
@@ -44,7 +64,12 @@ static void check_step(const char *dir, kn_status (*build)(kn_graph *), int repl
         kn_tensor_release(&t);
         nparams += val->kind == KN_VALUE_PARAM;
     }
-    kn_session *s = t_train_session(g, replicas);
+    kn_session_opts so = kn_session_defaults();
+    so.training = true;
+    so.replicas = replicas;
+    so.device = device;
+    kn_session *s;
+    T_OK(kn_session_create(&s, g, &so));
     const char *why;
     cr_assert_eq(kn_session_replicas(s, &why), replicas > 1 ? replicas : 1, "replicas: %s", why);
     kn_tensor x, y, logits, loss;
@@ -80,6 +105,7 @@ static void check_step(const char *dir, kn_status (*build)(kn_graph *), int repl
     for (int i = 0; i < np; i++) {
         params[i] = kn_session_param(s, i);
         load(dir, "grad_", kn_session_param_name(s, i), &tgrads[i]);
+        tgrads[i] = on_device(&tgrads[i], device);
         pgrads[i] = &tgrads[i];
     }
     kn_optimizer *opt;
@@ -96,6 +122,7 @@ static void check_step(const char *dir, kn_status (*build)(kn_graph *), int repl
         kn_tensor_release(&want);
         kn_tensor_release(&tgrads[i]);
     }
+    T_OK(kn_session_sync_graph(s)); /* a device session's running statistics back into g */
     for (int v = 0; v < g->n_values; v++) { /* BatchNorm running statistics after the step */
         const kn_value *val = &g->values[v];
         if (val->kind != KN_VALUE_CONST || !strstr(val->name, ".running_")) continue;
@@ -110,13 +137,16 @@ static void check_step(const char *dir, kn_status (*build)(kn_graph *), int repl
     kn_graph_free(g);
 }
 
-Test(train_step, mlp_matches_pytorch) { check_step("mlp", kn_model_mlp, 1); }
-Test(train_step, lenet_matches_pytorch) { check_step("lenet", kn_model_lenet, 1); }
+Test(train_step, mlp_matches_pytorch) { check_step("mlp", kn_model_mlp, 1, KN_CPU); }
+Test(train_step, lenet_matches_pytorch) { check_step("lenet", kn_model_lenet, 1, KN_CPU); }
+/* The same step on the GPU: cuBLAS, cuDNN and kiln's CUDA kernels against PyTorch. */
+Test(train_step, mlp_on_cuda_matches_pytorch) { check_step("mlp", kn_model_mlp, 1, KN_CUDA); }
+Test(train_step, lenet_on_cuda_matches_pytorch) { check_step("lenet", kn_model_lenet, 1, KN_CUDA); }
 /* The same step with the batch split across 2 replicas (nn/split.h): gathered logits,
  * the weighted loss, summed gradients and LeNet's synchronised BatchNorm statistics
  * (batch and running) must still be PyTorch's. */
-Test(train_step, mlp_split_matches_pytorch) { check_step("mlp", kn_model_mlp, 2); }
-Test(train_step, lenet_split_matches_pytorch) { check_step("lenet", kn_model_lenet, 2); }
+Test(train_step, mlp_split_matches_pytorch) { check_step("mlp", kn_model_mlp, 2, KN_CPU); }
+Test(train_step, lenet_split_matches_pytorch) { check_step("lenet", kn_model_lenet, 2, KN_CPU); }
 
 /* After warm-up a training step (forward, backward, Adam) allocates no tensor buffer:
  * activations, gradients, workspace, optimizer state and views are all reused. */
