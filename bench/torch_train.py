@@ -65,7 +65,9 @@ def evaluate(model, x, y, batch=1000):
 
 def main():
     ap = argparse.ArgumentParser(description="PyTorch MLP/LeNet training benchmark")
-    ap.add_argument("--model", choices=["mlp", "lenet"], default="mlp")
+    ap.add_argument("--model", default="mlp",
+                    help="mlp or lenet, or a comma-separated list (one JSON line per model and round)")
+    ap.add_argument("--rounds", type=int, default=1, help="train each model this many times, from scratch")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -75,7 +77,16 @@ def main():
     ap.add_argument("--limit", type=int, default=0,
                     help="use only the first N training samples (0 = all)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--device", default="cpu",
+                    help="cpu or cuda; on cuda the whole dataset is put on the GPU first")
+    ap.add_argument("--lazy-loss", action="store_true",
+                    help="sum the loss on the device and read it once per epoch (no per-step sync)")
     args = ap.parse_args()
+    dev = torch.device(args.device)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -84,23 +95,35 @@ def main():
     if args.limit:
         xtr, ytr = xtr[:args.limit], ytr[:args.limit]
     n = len(xtr)
+    xtr, ytr, xte, yte = xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev)
 
-    model = torch_models.MODELS[args.model]()
+    log = sys.stderr if args.json else sys.stdout
+    for name in args.model.split(","):
+        if name not in torch_models.MODELS:
+            ap.error("unknown model %r" % name)
+        for _ in range(args.rounds):
+            train_once(args, name, dev, sync, log, xtr, ytr, xte, yte)
+
+
+def train_once(args, name, dev, sync, log, xtr, ytr, xte, yte):
+    n = len(xtr)
+    model = torch_models.MODELS[name]().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(args.seed)
-    log = sys.stderr if args.json else sys.stdout
-    print("torch %s, %d threads, model %s, %d train / %d test samples, batch %d, lr %g"
-          % (torch.__version__, torch.get_num_threads(), args.model, n, len(xte),
+    print("torch %s, %d threads, %s, model %s, %d train / %d test samples, batch %d, lr %g"
+          % (torch.__version__, torch.get_num_threads(),
+             torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu", name, n, len(xte),
              args.batch, args.lr), file=log)
 
     epochs = []
     acc = 0.0
     for epoch in range(1, args.epochs + 1):
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen).to(dev)
         xs, ys = xtr[perm], ytr[perm]  # shuffle outside the timed loop
         model.train()
-        total = 0.0
+        total = torch.zeros((), device=dev) if args.lazy_loss else 0.0
+        sync()
         t0 = time.perf_counter()
         for i in range(0, n, args.batch):
             xb, yb = xs[i:i + args.batch], ys[i:i + args.batch]
@@ -108,8 +131,13 @@ def main():
             loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
-            total += loss.item() * len(xb)
+            if args.lazy_loss:
+                total += loss.detach() * len(xb)
+            else:
+                total += loss.item() * len(xb)
+        sync()
         secs = time.perf_counter() - t0
+        total = float(total)
         acc = evaluate(model, xte, yte)
         rec = {"epoch": epoch, "seconds": round(secs, 4),
                "samples_per_second": round(n / secs, 1),
@@ -119,10 +147,12 @@ def main():
               % (epoch, secs, n / secs, total / n, acc), file=log)
         log.flush()
     if args.json:
-        print(json.dumps({"model": args.model, "framework": "pytorch",
+        print(json.dumps({"model": name, "framework": "pytorch", "device": str(dev),
+                          "lazy_loss": args.lazy_loss,
                           "torch_version": torch.__version__, "threads": args.threads,
                           "batch": args.batch, "lr": args.lr, "train_samples": n,
                           "epochs": epochs, "test_accuracy": round(acc, 4)}))
+
 
 
 if __name__ == "__main__":
