@@ -3,7 +3,7 @@
  * launch parameters, so no host array is ever read on the device. */
 #include "cuda/common.h"
 
-#include <math.h>
+#include "core/argreduce.h"
 
 namespace {
 
@@ -66,31 +66,13 @@ __global__ void fill_kernel(int64_t n, T v, T *y)
     KN_GRID_LOOP(i, n) y[i] = v;
 }
 
-/* One thread per [outer, inner] column; the CPU twin's rules: first index on ties (the
- * last with select_last), NaN is the extreme. */
+/* One thread per [outer, inner] column, by the CPU kernel's own column rule. */
 __global__ void argreduce_kernel(bool is_min, bool select_last, int64_t outer, int64_t dim, int64_t inner,
                                  const float *x, int64_t *y)
 {
     KN_GRID_LOOP(col, outer * inner) {
         const int64_t o = col / inner, i = col % inner;
-        const float *xp = x + o * dim * inner + i;
-        int64_t best = 0;
-        float bv = xp[0];
-        for (int64_t d = 1; d < dim && !isnan(bv); d++) {
-            const float v = xp[d * inner];
-            const bool better = isnan(v) || (is_min ? v < bv : v > bv) || (select_last && v == bv);
-            if (better) {
-                best = d;
-                bv = v;
-            }
-        }
-        if (select_last && isnan(bv))
-            for (int64_t d = dim - 1; d > best; d--)
-                if (isnan(xp[d * inner])) {
-                    best = d;
-                    break;
-                }
-        y[col] = best;
+        y[col] = kn_argreduce_column(x + o * dim * inner + i, dim, inner, is_min, select_last);
     }
 }
 

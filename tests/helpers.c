@@ -54,6 +54,18 @@ double t_close_ratio(const float *a, const float *b, int64_t n, double rtol, dou
     return worst;
 }
 
+double t_tensor_close_ratio(const kn_tensor *got, const kn_tensor *want, double rtol, double atol)
+{
+    kn_tensor host = {0};
+    if (got->device != KN_CPU) {
+        T_OK(kn_tensor_to(&host, got, KN_CPU));
+        got = &host;
+    }
+    double r = t_close_ratio(got->data, want->data, kn_tensor_numel(want), rtol, atol);
+    kn_tensor_release(&host);
+    return r;
+}
+
 int t_single_node_graph(kn_graph **g, const char *op, int n_in, const kn_tensor *in_meta, int n_out)
 {
     int in[16], out[16], node;
@@ -203,15 +215,19 @@ void t_compare_runs(kn_session *s0, kn_session *s2, const kn_tensor *x, double r
     T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), rtol, atol);
 }
 
-kn_session *t_train_session(const kn_graph *g, int replicas)
+kn_session *t_session_on(const kn_graph *g, kn_device device, int level, bool training, int replicas)
 {
     kn_session_opts o = kn_session_defaults();
-    o.training = true;
+    o.device = device;
+    o.level = level;
+    o.training = training;
     o.replicas = replicas;
     kn_session *s;
     T_OK(kn_session_create(&s, g, &o));
     return s;
 }
+
+kn_session *t_train_session(const kn_graph *g, int replicas) { return t_session_on(g, KN_CPU, 0, true, replicas); }
 
 kn_optimizer *t_adam(void)
 {

@@ -16,6 +16,9 @@ double t_close_ratio(const float *a, const float *b, int64_t n, double rtol, dou
     cr_assert(t_close_ratio((a), (b), (n), (rtol), (atol)) <= 1.0,                          \
               "arrays differ: ratio %g (rtol %g atol %g)", t_close_ratio((a), (b), (n), (rtol), (atol)), \
               (double)(rtol), (double)(atol))
+/* The same for a float tensor on any device (compared through a host copy) against a
+ * host tensor of as many elements. */
+double t_tensor_close_ratio(const kn_tensor *got, const kn_tensor *want, double rtol, double atol);
 #define T_OK(expr) cr_assert_eq((expr), KN_OK, "%s failed: %s", #expr, kn_last_error())
 
 /* A one-node graph: inputs become graph inputs named in0, in1, ...; outputs out0, ...
@@ -33,6 +36,8 @@ void t_session_pair(const kn_graph *g, int level, const char *disabled, kn_sessi
 /* A training session on g with `replicas` (0 or 1: none), and an Adam optimizer with
  * the default recipe, for the training tests. */
 kn_session *t_train_session(const kn_graph *g, int replicas);
+/* A session on `device` at optimizer `level` (inference) or for training, with `replicas`. */
+kn_session *t_session_on(const kn_graph *g, kn_device device, int level, bool training, int replicas);
 kn_optimizer *t_adam(void);
 
 /* Run both sessions on the one input x and assert their first outputs match. */

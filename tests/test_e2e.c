@@ -40,12 +40,7 @@ static double train_subset_on(kn_device device, const char *model, int64_t n_tra
     T_OK(kn_graph_create(&g));
     kn_graph_seed(g, 1);
     T_OK(kn_model_build(g, model));
-    kn_session_opts so = kn_session_defaults();
-    so.training = true;
-    so.replicas = replicas;
-    so.device = device;
-    kn_session *s;
-    T_OK(kn_session_create(&s, g, &so));
+    kn_session *s = t_session_on(g, device, 0, true, replicas);
     const char *why;
     cr_assert_eq(kn_session_replicas(s, &why), replicas > 1 ? replicas : 1, "%s: %s", model, why);
     kn_optim_config oc = kn_optim_defaults(KN_OPTIM_ADAM);

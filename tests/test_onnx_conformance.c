@@ -238,6 +238,20 @@ static void load_expected(name_set *s)
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* The case directories under root, sorted; false when root cannot be read. */
+static bool sorted_cases(const char *root, name_set *out)
+{
+    *out = (name_set){0};
+    DIR *dh = opendir(root);
+    if (!dh) return false;
+    struct dirent *e;
+    while ((e = readdir(dh)))
+        if (e->d_name[0] != '.') set_add(out, e->d_name);
+    closedir(dh);
+    qsort(out->names, (size_t)out->n, sizeof(char *), cmp_names);
+    return true;
+}
+
 /* Messages name the model's path; the list keys cases by dir/name already. */
 static void strip_root(char *msg)
 {
@@ -264,14 +278,8 @@ Test(onnx_conformance, backend_test_data, .timeout = 600)
     for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
         char root[512];
         snprintf(root, sizeof root, "%s/%s", DATA_ROOT, dirs[d]);
-        DIR *dh = opendir(root);
-        if (!dh) continue;
-        name_set cases = {0};
-        struct dirent *e;
-        while ((e = readdir(dh)))
-            if (e->d_name[0] != '.') set_add(&cases, e->d_name);
-        closedir(dh);
-        qsort(cases.names, (size_t)cases.n, sizeof(char *), cmp_names);
+        name_set cases;
+        if (!sorted_cases(root, &cases)) continue;
         int pass = 0;
         for (int i = 0; i < cases.n; i++) {
             char dir[900], key[600], msg[MSG_MAX];
@@ -365,14 +373,8 @@ Test(onnx_conformance, backend_test_data_on_cuda, .timeout = 900)
     for (size_t d = 0; d < sizeof dirs / sizeof *dirs; d++) {
         char root[512];
         snprintf(root, sizeof root, "%s/%s", DATA_ROOT, dirs[d]);
-        DIR *dh = opendir(root);
-        if (!dh) continue;
-        name_set names = {0};
-        struct dirent *e;
-        while ((e = readdir(dh)))
-            if (e->d_name[0] != '.') set_add(&names, e->d_name);
-        closedir(dh);
-        qsort(names.names, (size_t)names.n, sizeof(char *), cmp_names);
+        name_set names;
+        if (!sorted_cases(root, &names)) continue;
         for (int i = 0; i < names.n; i++) {
             char model[1100];
             snprintf(model, sizeof model, "%s/%s/model.onnx", root, names.names[i]);

@@ -2,6 +2,7 @@
  * ArgMax/ArgMin. The reduced axis is walked outermost and a block of up to
  * BLOCK contiguous inner positions innermost, so memory is read in order
  * whatever inner is; accumulators are double (sums of many floats). */
+#include "core/argreduce.h"
 #include "core/cpu/cpu.h"
 #include "core/threads.h"
 
@@ -132,18 +133,7 @@ kn_status kn_cpu_argreduce(bool is_min, bool select_last, int64_t outer, int64_t
     KN_OMP_FOR_IF(outer * dim * inner > PAR_MIN, schedule(static),
     for (int64_t col = 0; col < outer * inner; col++) {
         const int64_t o = col / inner, i = col % inner;
-        const float *xp = x + o * dim * inner + i;
-        int64_t best = 0;
-        float bv = xp[0];
-        for (int64_t d = 1; d < dim && !isnan(bv); d++) {
-            const float v = xp[d * inner];
-            const bool better = isnan(v) || (is_min ? v < bv : v > bv) || (select_last && v == bv);
-            if (better) { best = d; bv = v; }
-        }
-        if (select_last && isnan(bv)) /* the last NaN, as numpy on the reversed axis */
-            for (int64_t d = dim - 1; d > best; d--)
-                if (isnan(xp[d * inner])) { best = d; break; }
-        y[col] = best;
+        y[col] = kn_argreduce_column(x + o * dim * inner + i, dim, inner, is_min, select_last);
     });
     return KN_OK;
 }
