@@ -61,7 +61,8 @@ struct kn_session {
 
 kn_session_opts kn_session_defaults(void)
 {
-    kn_session_opts o = {.device = KN_CPU, .level = 0, .training = false, .threads = 0, .seed = 1};
+    kn_session_opts o = {.device = KN_CPU, .level = 0, .training = false, .threads = 0, .seed = 1,
+                         .plan_min_bytes = KN_PLAN_MIN_BYTES};
     return o;
 }
 
@@ -593,6 +594,9 @@ static kn_status make_plan(kn_session *s, const kn_tensor *const *inputs, int n_
         if (!listed && t->buf && t->buf->refs == 1 + views)
             iv[count++] = (interval){r, pos[r], last[r] < pos[r] ? pos[r] : last[r], (kn_tensor_bytes(t) + 63) / 64 * 64, 0};
     }
+    size_t unplanned = 0;
+    for (int i = 0; i < count; i++) unplanned += iv[i].bytes;
+    if (s->opts.device == KN_CPU && unplanned <= s->opts.plan_min_bytes) count = 0; /* decided: own buffers */
     /* largest first; place each at the lowest offset free of every overlapping placed interval */
     for (int i = 1; i < count; i++)
         for (int j = i; j > 0 && iv[j].bytes > iv[j - 1].bytes; j--) { interval t = iv[j]; iv[j] = iv[j - 1]; iv[j - 1] = t; }
@@ -611,8 +615,8 @@ static kn_status make_plan(kn_session *s, const kn_tensor *const *inputs, int n_
         iv[i].offset = off;
         if (off + iv[i].bytes > total) total = off + iv[i].bytes;
     }
-    if (count == 0) goto done;
     int64_t tb = (int64_t)total;
+    if (count == 0) goto decided; /* nothing to place: the decision holds for these shapes */
     if ((st = kn_tensor_init_on(&s->arena, KN_UINT8, 1, &tb, s->opts.device)) != KN_OK) goto done;
     for (int i = 0; i < count; i++) {
         int r = iv[i].v;
@@ -630,6 +634,7 @@ static kn_status make_plan(kn_session *s, const kn_tensor *const *inputs, int n_
             s->planned[w] = true;
         }
     }
+decided:
     for (int i = 0; i < n_inputs && i < 16; i++) {
         s->plan_shapes[i][0] = inputs[i]->ndim;
         for (int d = 0; d < inputs[i]->ndim; d++) s->plan_shapes[i][d + 1] = inputs[i]->shape[d];
@@ -821,7 +826,7 @@ kn_status kn_session_run(kn_session *s, const kn_tensor *const *inputs, int n_in
 }
 
 const kn_pass_report *kn_session_pass_report(const kn_session *s) { return s->optimized ? &s->report : NULL; }
-bool kn_session_memory_planned(const kn_session *s) { return s->plan_valid; }
+bool kn_session_memory_planned(const kn_session *s) { return s->plan_valid && s->arena.data; }
 
 size_t kn_session_activation_bytes(const kn_session *s)
 {

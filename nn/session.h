@@ -36,8 +36,17 @@ typedef struct kn_session_opts {
      * when profiling. With replicas, kn_session_value/value_grad show replica 0's
      * slice; outputs, loss and parameter gradients are the whole batch's. */
     int replicas;
+    /* Level 2 places the intermediates in one arena by liveness only when, unplanned,
+     * they take more than this many bytes (kn_session_defaults: KN_PLAN_MIN_BYTES; 0:
+     * always). On the CPU smaller activations stay in the cores' caches, where sharing
+     * slots costs more than the memory saves: a slot written by both threads in one
+     * layer and by one in another moves its lines between the cores (resnet_small at
+     * batch 1 ran 6-8% slower planned, 2 threads, 1-5% on one). Other devices always
+     * plan. */
+    size_t plan_min_bytes;
 } kn_session_opts;
 
+#define KN_PLAN_MIN_BYTES ((size_t)1 << 20)
 #define KN_REPLICAS_AUTO (-1)
 #define KN_SPLIT_MIN_ROWS 4
 
@@ -100,6 +109,7 @@ const struct kn_pass_report *kn_session_pass_report(const kn_session *s);
 /* Memory: bytes held by activations (planned arena + unplanned buffers), and whether the
  * level-2 memory plan (buffers reused by liveness) is active for the current input shapes. */
 size_t kn_session_activation_bytes(const kn_session *s);
+/* True when the last run's shapes got an arena (see plan_min_bytes). */
 bool kn_session_memory_planned(const kn_session *s);
 
 /* Per-node profile, collected when opts.profile is set. Node i is the i-th executed node. */

@@ -202,6 +202,7 @@ void t_session_pair(const kn_graph *g, int level, const char *disabled, kn_sessi
     T_OK(kn_session_create(s0, g, &o));
     o.level = level;
     o.disabled_passes = disabled;
+    o.plan_min_bytes = 0; /* the tests' small activations go through the arena too */
     T_OK(kn_session_create(s2, g, &o));
 }
 

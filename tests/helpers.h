@@ -31,7 +31,8 @@ kn_status t_run_node(kn_graph *g, int node, kn_tensor *const *in, kn_tensor *out
                      bool training);
 
 /* Two inference sessions on g: *s0 at level 0 and *s2 at `level` with `disabled`
- * passes off (NULL: none), for tests that compare optimized against plain runs. */
+ * passes off (NULL: none), for tests that compare optimized against plain runs; *s2
+ * plans memory whatever the activations' size (plan_min_bytes 0). */
 void t_session_pair(const kn_graph *g, int level, const char *disabled, kn_session **s0, kn_session **s2);
 /* A training session on g with `replicas` (0 or 1: none), and an Adam optimizer with
  * the default recipe, for the training tests. */

@@ -186,6 +186,44 @@ Test(passes, level2_memory_plan_reuses_buffers_and_allocates_nothing_in_steady_s
     kn_graph_free(g);
 }
 
+/* With the default plan_min_bytes the arena is made only for activations over
+ * KN_PLAN_MIN_BYTES: a small batch keeps its own buffers (and still allocates nothing in
+ * steady state), a large one of the same graph is planned, and both compute the same. */
+Test(passes, memory_plan_only_above_plan_min_bytes)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    int h = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 8});
+    for (int i = 0; i < 6; i++) h = kn_sigmoid(g, kn_linear(g, h, 8, NULL));
+    kn_output(g, h);
+    T_OK(kn_graph_status(g));
+    kn_session_opts o = kn_session_defaults();
+    cr_assert_eq(o.plan_min_bytes, KN_PLAN_MIN_BYTES);
+    o.level = 2;
+    o.disabled_passes = "fuse_activation";
+    kn_session *s, *s0 = t_session_on(g, KN_CPU, 0, false, 0);
+    T_OK(kn_session_create(&s, g, &o));
+    const int64_t rows[3] = {32, 4096, 32}; /* 12 intermediates of rows x 32 bytes */
+    for (int r = 0; r < 3; r++) {
+        kn_tensor x = t_new_rand(7 + r, -1, 1, 2, rows[r], 8);
+        const kn_tensor *ins[1] = {&x};
+        T_OK(kn_session_run(s0, ins, 1));
+        T_OK(kn_session_run(s, ins, 1));
+        const bool big = (size_t)rows[r] * 32 * 12 > KN_PLAN_MIN_BYTES;
+        cr_assert_eq(kn_session_memory_planned(s), big, "%lld rows: planned %d", (long long)rows[r],
+                     kn_session_memory_planned(s));
+        const kn_tensor *a = kn_session_output(s0, 0), *b = kn_session_output(s, 0);
+        T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), 1e-6, 1e-7);
+        int64_t before = kn_alloc_count();
+        for (int i = 0; i < 3; i++) T_OK(kn_session_run(s, ins, 1));
+        cr_assert_eq(kn_alloc_count(), before, "%lld rows: steady-state runs allocate nothing", (long long)rows[r]);
+        kn_tensor_release(&x);
+    }
+    kn_session_free(s);
+    kn_session_free(s0);
+    kn_graph_free(g);
+}
+
 static int hardsigmoid_mul_graph(kn_graph **out, float alpha)
 {
     kn_graph *g;
