@@ -60,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kn_onnx_load_buffer(data, size, NULL, &g) != KN_OK) return 0;
     kn_session_opts o = kn_session_defaults();
     o.level = 2;
+    o.plan_min_bytes = 0; /* plan the fuzzed graphs' small activations too */
     kn_session *s;
     if (kn_session_create(&s, g, &o) == KN_OK) {
         run_once(s, kn_session_graph(s));
