@@ -146,15 +146,22 @@ Test(passes, constants_fold_and_dead_nodes_go)
     kn_graph_free(g);
 }
 
-Test(passes, level2_memory_plan_reuses_buffers_and_allocates_nothing_in_steady_state)
+/* Six Linear + Sigmoid layers of width 8: with fusion off, twelve intermediates of
+ * rows x 32 bytes to share. */
+static kn_graph *sigmoid_chain(void)
 {
-    /* a deeper chain, fusion off so there are many intermediates to share */
     kn_graph *g;
     T_OK(kn_graph_create(&g));
     int h = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 8});
     for (int i = 0; i < 6; i++) h = kn_sigmoid(g, kn_linear(g, h, 8, NULL));
     kn_output(g, h);
     T_OK(kn_graph_status(g));
+    return g;
+}
+
+Test(passes, level2_memory_plan_reuses_buffers_and_allocates_nothing_in_steady_state)
+{
+    kn_graph *g = sigmoid_chain();
     kn_session *s0, *s2;
     t_session_pair(g, 2, "fuse_activation", &s0, &s2);
     kn_tensor x = t_new_rand(5, -1, 1, 2, 32, 8);
@@ -191,19 +198,14 @@ Test(passes, level2_memory_plan_reuses_buffers_and_allocates_nothing_in_steady_s
  * steady state), a large one of the same graph is planned, and both compute the same. */
 Test(passes, memory_plan_only_above_plan_min_bytes)
 {
-    kn_graph *g;
-    T_OK(kn_graph_create(&g));
-    int h = kn_input(g, "x", KN_FLOAT, 2, (int64_t[]){KN_DIM_UNKNOWN, 8});
-    for (int i = 0; i < 6; i++) h = kn_sigmoid(g, kn_linear(g, h, 8, NULL));
-    kn_output(g, h);
-    T_OK(kn_graph_status(g));
+    kn_graph *g = sigmoid_chain();
     kn_session_opts o = kn_session_defaults();
     cr_assert_eq(o.plan_min_bytes, KN_PLAN_MIN_BYTES);
     o.level = 2;
     o.disabled_passes = "fuse_activation";
     kn_session *s, *s0 = t_session_on(g, KN_CPU, 0, false, 0);
     T_OK(kn_session_create(&s, g, &o));
-    const int64_t rows[3] = {32, 4096, 32}; /* 12 intermediates of rows x 32 bytes */
+    const int64_t rows[3] = {32, 4096, 32};
     for (int r = 0; r < 3; r++) {
         kn_tensor x = t_new_rand(7 + r, -1, 1, 2, rows[r], 8);
         const kn_tensor *ins[1] = {&x};
