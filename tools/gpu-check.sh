@@ -9,7 +9,13 @@
 #   bench.jsonl    training and inference figures, kiln and PyTorch, one JSON per line
 #   conformance_cuda.txt   the ONNX backend cases that are not passes on CUDA
 # KILN_GPU_STEPS=tests,cli,conformance,train,torchtrain,accuracy,infer,profile,sanitize picks steps;
-# KILN_GPU_ROUNDS (default 2) training epochs timed per framework and model.
+# KILN_GPU_ROUNDS (default 2) training epochs timed per framework and model;
+# KILN_GPU_SANITIZE (default 'cuda*/*') the test filter compute-sanitizer runs;
+# PYTHON (default python3) the interpreter with PyTorch and onnx.
+# The runs behind BENCHMARKS.md's GPU section:
+#   KILN_GPU_ROUNDS=3 KILN_GPU_BUDGET=360 bash tools/gpu-check.sh                (run 3)
+#   KILN_GPU_STEPS=tests,cli,train,torchtrain,sanitize KILN_GPU_ROUNDS=4 \
+#       KILN_GPU_SANITIZE='cuda_session/*' KILN_GPU_BUDGET=200 bash tools/gpu-check.sh  (run 4)
 set -u
 OUT=${OUT:-/tmp/kiln-gpu}
 mkdir -p "$OUT"
