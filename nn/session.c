@@ -412,10 +412,8 @@ static kn_status run_on_host(kn_session *s, int ni, const kn_op_ctx *dc)
         }
         if (st == KN_OK) st = kn_tensor_copy_data(o, &hout[j]);
     }
-    for (int j = 0; j < MAX_ARITY; j++) {
-        kn_tensor_release(&hin[j]);
-        kn_tensor_release(&hout[j]);
-    }
+    for (int j = 0; j < dc->n_in; j++) kn_tensor_release(&hin[j]);
+    for (int j = 0; j < dc->n_out; j++) kn_tensor_release(&hout[j]);
     return st;
 }
 

@@ -62,10 +62,6 @@ static void grads_close(const char *what, const kn_tensor *got, const kn_tensor 
               b_rms, dmax, bmax);
 }
 
-static kn_session *session_on(const kn_graph *g, kn_device device, int level, bool training)
-{
-    return t_session_on(g, device, level, training, 0);
-}
 
 /* ---- inference: the model zoo ---- */
 
@@ -78,7 +74,7 @@ static void model_matches_cpu(const char *name)
     T_OK(kn_onnx_load(path, &g));
     const int64_t batches[] = {1, 5, 64};
     for (int level = 0; level <= 2; level += 2) {
-        kn_session *cpu = session_on(g, KN_CPU, level, false), *gpu = session_on(g, KN_CUDA, level, false);
+        kn_session *cpu = t_session_on(g, KN_CPU, level, false, 0), *gpu = t_session_on(g, KN_CUDA, level, false, 0);
         for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
             kn_tensor x = t_new_rand(40 + b, 0, 1, 4, batches[b], 1, 28, 28);
             const kn_tensor *ins[1] = {&x};
@@ -139,7 +135,7 @@ static void training_matches_cpu(kn_status (*build)(kn_graph *), const char *nam
     T_OK(kn_graph_create(&gg));
     kn_graph_seed(gg, 3);
     T_OK(build(gg));
-    kn_session *cpu = session_on(gc, KN_CPU, 0, true), *gpu = session_on(gg, KN_CUDA, 0, true);
+    kn_session *cpu = t_session_on(gc, KN_CPU, 0, true, 0), *gpu = t_session_on(gg, KN_CUDA, 0, true, 0);
     kn_optimizer *oc = sgd(), *og = sgd();
     for (int step = 0; step < 3; step++) {
         kn_tensor x, y;
@@ -203,7 +199,7 @@ Test(cuda_session, node_without_cuda_kernel_runs_on_the_host)
     T_OK(kn_node_set_int(g, node, "size", 3));
     const kn_tensor *ins[1] = {&x};
     for (int level = 0; level <= 2; level += 2) {
-        kn_session *cpu = session_on(g, KN_CPU, level, false), *gpu = session_on(g, KN_CUDA, level, false);
+        kn_session *cpu = t_session_on(g, KN_CPU, level, false, 0), *gpu = t_session_on(g, KN_CUDA, level, false, 0);
         for (int run = 0; run < 2; run++) { /* the second run goes straight to the host */
             T_OK(kn_session_run(cpu, ins, 1));
             T_OK(kn_session_run(gpu, ins, 1));
@@ -231,7 +227,7 @@ Test(cuda_session, node_without_cuda_kernel_runs_on_the_host)
     ((int64_t *)y.data)[0] = 3;
     ((int64_t *)y.data)[1] = 7;
     const kn_tensor *tins[2] = {&x, &y};
-    kn_session *tr = session_on(tg, KN_CUDA, 0, true);
+    kn_session *tr = t_session_on(tg, KN_CUDA, 0, true, 0);
     kn_status st = kn_session_run(tr, tins, 2);
     cr_assert_eq(st, KN_ERR_UNSUPPORTED, "training: %s", kn_last_error());
     cr_assert(strstr(kn_last_error(), "lrn") && strstr(kn_last_error(), "cuda"), "names kernel and device: %s",
