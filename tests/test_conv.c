@@ -4,6 +4,7 @@
  * ported from the official backend node tests), finite-difference gradients,
  * shape inference with unknown dims, and errors naming the node. */
 #include "helpers.h"
+#include "core/cpu/cpu.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -733,6 +734,29 @@ Test(conv_packed, odd_geometries)
     check_packed(DESC(.n = 2, .c = 8, .h = 13, .w = 6, .oc = 33, .kh = 3, .kw = 2, .stride_h = 2, .stride_w = 1, .pad_t = 1, .pad_b = 1));
     check_packed(DESC(.n = 3, .c = 16, .h = 5, .w = 3, .oc = 16, .kh = 3, .kw = 3));
     check_packed(DESC(.n = 1, .c = 64, .h = 20, .w = 20, .oc = 80, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+}
+
+/* Padding of at most one column a side is skipped by the tiles instead of copied: every
+ * edge the skip rules touch (rows wholly in padding, a right overhang of one or none, a
+ * one-pixel row whose only pixel is both edges, odd widths at stride 2), on one image
+ * (rows split across threads) and on several; pad_l 2 still takes the copy. */
+Test(conv_packed, padding_read_in_place)
+{
+    NEED_PACKED_CONV();
+    check_packed(DESC(.n = 1, .c = 16, .h = 28, .w = 28, .oc = 16, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed(DESC(.n = 1, .c = 32, .h = 14, .w = 14, .oc = 32, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed(DESC(.n = 1, .c = 16, .h = 27, .w = 27, .oc = 32, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed(DESC(.n = 2, .c = 16, .h = 28, .w = 28, .oc = 32, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 0, .pad_l = 0, .pad_b = 1, .pad_r = 1));
+    check_packed(DESC(.n = 2, .c = 8, .h = 6, .w = 10, .oc = 16, .kh = 3, .kw = 3, .pad_t = 4, .pad_l = 0, .pad_b = 5, .pad_r = 1));
+    check_packed(DESC(.n = 1, .c = 8, .h = 9, .w = 1, .oc = 20, .kh = 3, .kw = 3, .pad_t = 2, .pad_l = 1, .pad_b = 0, .pad_r = 1));
+    check_packed(DESC(.n = 3, .c = 4, .h = 8, .w = 40, .oc = 40, .kh = 5, .kw = 2, .pad_t = 2, .pad_l = 1, .pad_b = 2, .pad_r = 0));
+    check_packed(DESC(.n = 1, .c = 16, .h = 12, .w = 12, .oc = 16, .kh = 5, .kw = 5, .pad_t = 2, .pad_l = 2, .pad_b = 2, .pad_r = 2));
+    kn_conv2d_desc same = DESC(.n = 1, .c = 16, .h = 28, .w = 28, .oc = 16, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1);
+    kn_conv2d_desc wide = DESC(.n = 1, .c = 16, .h = 12, .w = 12, .oc = 16, .kh = 5, .kw = 5, .pad_t = 2, .pad_l = 2, .pad_b = 2, .pad_r = 2);
+    finish_desc(&same);
+    finish_desc(&wide);
+    cr_expect_eq(kn_cpu_conv2d_packed_workspace(&same), 0, "3x3 pad 1 should read its input in place, no copy");
+    cr_expect_gt(kn_cpu_conv2d_packed_workspace(&wide), 0, "5x5 pad 2 needs the zero-bordered copy");
 }
 
 /* One image on one thread: no row split. */

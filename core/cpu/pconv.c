@@ -11,11 +11,12 @@
  * HardSwish/LeakyRelu) is applied on the way out.
  *
  * Against conv2d_fwd (conv.c's pixels-in-vector direct kernel), `make micro` run of
- * 2026-11-27 15:57, batch 64, 2 threads: 16->16 3x3 28x28 271 vs 236 GFLOP/s, 32->32
- * 14x14 299 vs 222, 16->32 stride 2 247 vs 186, LeNet's conv2 (6->16 5x5) 309 vs 228.
+ * 2026-11-27 19:05, batch 64, 2 threads: 16->16 3x3 28x28 286 vs 204 GFLOP/s, 32->32
+ * 14x14 346 vs 184, 16->32 stride 2 276 vs 148, LeNet's conv2 (6->16 5x5) 235 vs 183.
  * It needs at least 16 output channels to fill the vector; fewer stay on conv.c.
- * Padding: each image is copied once into zero-bordered planes (rows and borders written
- * in one pass); unpadded convolutions read the input in place. */
+ * Padding: with at most one padded column a side (3x3 "same") the tiles read the input
+ * in place and skip the taps that fall in the padding; wider padding copies each image
+ * once into zero-bordered planes (rows and borders written in one pass). */
 #include "core/cpu/cpu.h"
 
 #ifdef _OPENMP
@@ -47,7 +48,18 @@ static bool applies(const kn_conv2d_desc *d)
            d->pad_r >= 0 && d->oh > 0 && d->ow > 0 && d->kh > 0 && d->kw > 0;
 }
 
-/* Planes the kernel reads: rows of wp floats, hp rows per channel. */
+/* Whether the input needs a zero-bordered copy: the tiles skip padded tap rows of any
+ * height but padded columns only when at most one lies on each side (3x3 "same", the
+ * common case), since then only a row's first and last pixel reach them. Reading the
+ * input in place saves the copy, which cost 3.6-4.6 us of a ~20 us 16->16 3x3 at 28x28
+ * and batch 1 when the previous layer had just written the input on both cores. */
+static bool copies(const kn_conv2d_desc *d)
+{
+    const int64_t right = (d->ow - 1) * d->stride_w + d->kw - d->pad_l - d->w; /* columns past the input */
+    return padded(d) && (d->pad_l > 1 || right > 1);
+}
+
+/* Planes the copy holds: rows of wp floats, hp rows per channel. */
 static void plane_dims(const kn_conv2d_desc *d, int64_t *hp, int64_t *wp)
 {
     if (!padded(d)) {
@@ -77,7 +89,7 @@ int64_t kn_cpu_conv2d_packed_floats(const kn_conv2d_desc *d)
 
 size_t kn_cpu_conv2d_packed_workspace(const kn_conv2d_desc *d)
 {
-    if (!applies(d) || !padded(d)) return 0;
+    if (!applies(d) || !copies(d)) return 0;
     int64_t hp, wp;
     plane_dims(d, &hp, &wp);
     return (size_t)threads() * (((size_t)(d->c * hp * wp) * sizeof(float) + 63) / 64 * 64);
@@ -103,24 +115,34 @@ typedef struct cv_epi {
     float alpha, beta;
 } cv_epi;
 
-/* One tile: NP pixels of one output row (input pixel j at xp[j * S]) x 16 * NV channels,
- * ob of them real; y points at the tile's first output of channel 0 (planes p apart). */
-static inline __attribute__((always_inline)) void tile(const float *xp, int64_t plane, int64_t wp, int64_t c,
-                                                        int64_t kh, int64_t kw, const float *w, float *y,
-                                                        int64_t p, int64_t ob, const cv_epi *e, const int NV,
-                                                        const int NP, const int S)
+/* One tile: NP pixels of one output row x 16 * NV channels, ob of them real. Pixel j's
+ * tap (ki, kj) of channel ci reads xb[off + ci * plane + ki * wp + j * S + kj]; tap rows
+ * outside [ki0, ki1) are skipped (they fall in the top or bottom padding), and so are
+ * pixel 0's taps kj < lo and pixel NP-1's taps kj >= hi (left and right padding): with
+ * at most one padded column per side only those two pixels can reach it, so the guards
+ * cost two compares per tap row, not a copy of the input. y points at the tile's first
+ * output of channel 0 (planes p apart). */
+static inline __attribute__((always_inline)) void tile(const float *xb, int64_t off, int64_t plane, int64_t wp,
+                                                        int64_t c, int64_t kh, int64_t kw, int64_t ki0,
+                                                        int64_t ki1, int64_t lo, int64_t hi, const float *w,
+                                                        float *y, int64_t p, int64_t ob, const cv_epi *e,
+                                                        const int NV, const int NP, const int S)
 {
     __m512 acc[MAXP1][2];
     #pragma GCC unroll 28
     for (int j = 0; j < NP; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+    const int64_t vw = 16 * NV;
     for (int64_t ci = 0; ci < c; ci++)
-        for (int64_t ki = 0; ki < kh; ki++) {
-            const float *r = xp + ci * plane + ki * wp;
-            for (int64_t kj = 0; kj < kw; kj++, w += 16 * NV) {
-                const __m512 w0 = _mm512_loadu_ps(w), w1 = NV > 1 ? _mm512_loadu_ps(w + 16) : w0;
+        for (int64_t ki = ki0; ki < ki1; ki++) {
+            const int64_t ro = off + ci * plane + ki * wp;
+            const float *wr = w + (ci * kh + ki) * kw * vw;
+            for (int64_t kj = 0; kj < kw; kj++, wr += vw) {
+                const __m512 w0 = _mm512_loadu_ps(wr), w1 = NV > 1 ? _mm512_loadu_ps(wr + 16) : w0;
                 #pragma GCC unroll 28
                 for (int j = 0; j < NP; j++) {
-                    const __m512 b = _mm512_set1_ps(r[j * S + kj]);
+                    if (j == 0 && kj < lo) continue;
+                    if (j == NP - 1 && kj >= hi) continue;
+                    const __m512 b = _mm512_set1_ps(xb[ro + j * S + kj]);
                     acc[j][0] = _mm512_fmadd_ps(b, w0, acc[j][0]);
                     if (NV > 1) acc[j][1] = _mm512_fmadd_ps(b, w1, acc[j][1]);
                 }
@@ -150,14 +172,15 @@ static inline __attribute__((always_inline)) void tile(const float *xp, int64_t 
     }
 }
 
-typedef void (*tile_fn)(const float *, int64_t, int64_t, int64_t, int64_t, int64_t, const float *, float *, int64_t,
-                        int64_t, const cv_epi *);
-#define T1(NV, NP, S)                                                                                    \
-    static void tile_##NV##_##NP##_##S(const float *xp, int64_t plane, int64_t wp, int64_t c, int64_t kh, \
-                                       int64_t kw, const float *w, float *y, int64_t p, int64_t ob,       \
-                                       const cv_epi *e)                                                   \
-    {                                                                                                    \
-        tile(xp, plane, wp, c, kh, kw, w, y, p, ob, e, NV, NP, S);                                       \
+typedef void (*tile_fn)(const float *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                        int64_t, int64_t, const float *, float *, int64_t, int64_t, const cv_epi *);
+#define T1(NV, NP, S)                                                                                       \
+    static void tile_##NV##_##NP##_##S(const float *xb, int64_t off, int64_t plane, int64_t wp, int64_t c,  \
+                                       int64_t kh, int64_t kw, int64_t ki0, int64_t ki1, int64_t lo,          \
+                                       int64_t hi, const float *w, float *y, int64_t p, int64_t ob,          \
+                                       const cv_epi *e)                                                      \
+    {                                                                                                       \
+        tile(xb, off, plane, wp, c, kh, kw, ki0, ki1, lo, hi, w, y, p, ob, e, NV, NP, S);                   \
     }
 #define T2(NP) T1(1, NP, 1) T1(1, NP, 2) T1(2, NP, 1) T1(2, NP, 2)
 #define T1ONLY(NP) T1(1, NP, 1) T1(1, NP, 2)
@@ -215,22 +238,27 @@ static int64_t n_tasks(const kn_conv2d_desc *d)
     return (d->oc + vw - 1) / vw * d->oh * ((d->ow + chunk - 1) / chunk);
 }
 
-/* Tiles [t0, t1) of one image whose planes start at xp, numbered channel block, then
- * output row, then chunk of the row. */
-static void run_tiles(const kn_conv2d_desc *d, const float *xp, int64_t plane, int64_t wp, const float *packed,
-                      float *y, const cv_epi *base, int64_t t0, int64_t t1)
+/* Tiles [t0, t1) of one image whose planes (h x w, padded by pt rows on top and pl
+ * columns on the left) start at xb, numbered channel block, then output row, then chunk
+ * of the row. */
+static void run_tiles(const kn_conv2d_desc *d, const float *xb, int64_t h, int64_t w, int64_t pt, int64_t pl,
+                      const float *packed, float *y, const cv_epi *base, int64_t t0, int64_t t1)
 {
     const int64_t nv = ocv(d), vw = 16 * nv, k = d->c * d->kh * d->kw, p = d->oh * d->ow;
     const int64_t chunk = row_chunk(d), nchunk = (d->ow + chunk - 1) / chunk;
-    const int s = d->stride_w == 2;
+    const int64_t sh = d->stride_h, sw = d->stride_w;
+    const int s = sw == 2;
     for (int64_t t = t0; t < t1; t++) {
         const int64_t r = t / nchunk, bl = r / d->oh, oy = r % d->oh, ox = t % nchunk * chunk;
         const int64_t o0 = bl * vw, ob = d->oc - o0 < vw ? d->oc - o0 : vw;
         const int64_t np = d->ow - ox < chunk ? d->ow - ox : chunk, at = oy * d->ow + ox;
+        const int64_t iy = oy * sh - pt, ix = ox * sw - pl; /* input of tap (0, 0) of pixel 0 */
+        const int64_t ki0 = iy < 0 ? -iy : 0, kend = h - iy < d->kh ? h - iy : d->kh, ki1 = kend > ki0 ? kend : ki0;
+        const int64_t lo = ix < 0 ? -ix : 0, hi = w - (ix + (np - 1) * sw);
         cv_epi e = *base;
         if (e.bias) e.bias += o0;
         if (e.residual) e.residual += o0 * p + at;
-        tiles[np][nv - 1][s](xp + oy * d->stride_h * wp + ox * d->stride_w, plane, wp, d->c, d->kh, d->kw,
+        tiles[np][nv - 1][s](xb, iy * w + ix, h * w, w, d->c, d->kh, d->kw, ki0, ki1, lo, hi < d->kw ? hi : d->kw,
                              packed + bl * k * vw, y + o0 * p + at, p, ob, &e);
     }
 }
@@ -241,27 +269,25 @@ typedef struct fwd_job {
     const float *x, *packed;
     float *y, *ws;
     cv_epi base;
-    int64_t hp, wp, plane, per, ntask, in_img, out_img;
-    bool pad;
+    int64_t hp, wp, per, ntask, in_img, out_img;
+    bool copy;
 } fwd_job;
 
 static void fwd_part(const fwd_job *j, int t, int nt)
 {
     const kn_conv2d_desc *d = j->d;
-    const float *x = j->x, *packed = j->packed;
-    float *y = j->y, *ws = j->ws;
-    const cv_epi base = j->base;
-    const int64_t hp = j->hp, wp = j->wp, plane = j->plane, per = j->per, ntask = j->ntask;
-    const int64_t in_img = j->in_img, out_img = j->out_img;
-    const bool pad = j->pad;
+    const int64_t hp = j->hp, wp = j->wp, ntask = j->ntask;
+    float *buf = j->ws + (int64_t)t * j->per;
+    /* the planes the tiles read: the input itself (padding skipped by the tiles), or this
+     * thread's zero-bordered copy */
+    const int64_t h = j->copy ? hp : d->h, w = j->copy ? wp : d->w;
+    const int64_t pt = j->copy ? 0 : d->pad_t, pl = j->copy ? 0 : d->pad_l;
     if (d->n == 1) {
         const int64_t t0 = ntask * t / nt, t1 = ntask * (t + 1) / nt;
         if (t1 <= t0) return;
-        const float *xp = x;
-        if (pad) {
-            /* each thread pads, into its own buffer, just the rows its tiles read (the
-             * halo rows twice): no barrier, and the rows are mostly the ones this thread
-             * wrote in the previous layer (splits by rows too) */
+        const float *xb = j->x;
+        if (j->copy) {
+            /* just the rows this thread's tiles read (the halo rows twice): no barrier */
             const int64_t chunk = row_chunk(d), nchunk = (d->ow + chunk - 1) / chunk;
             const int64_t r0 = t0 / nchunk, r1 = (t1 - 1) / nchunk; /* block * oh + oy */
             int64_t oy0 = 0, oy1 = d->oh - 1;
@@ -270,23 +296,20 @@ static void fwd_part(const fwd_job *j, int t, int nt)
                 oy1 = r1 % d->oh;
             }
             const int64_t py1 = oy1 * d->stride_h + d->kh;
-            float *buf = ws + (int64_t)t * per;
-            pad_image(d, hp, wp, x, buf, oy0 * d->stride_h, py1 < hp ? py1 : hp);
-            xp = buf;
+            pad_image(d, hp, wp, j->x, buf, oy0 * d->stride_h, py1 < hp ? py1 : hp);
+            xb = buf;
         }
-        cv_epi e = base;
-        run_tiles(d, xp, plane, wp, packed, y, &e, t0, t1);
+        run_tiles(d, xb, h, w, pt, pl, j->packed, j->y, &j->base, t0, t1);
     } else {
-        float *buf = (float *)ws + (int64_t)t * per;
         for (int64_t i = d->n * t / nt; i < d->n * (t + 1) / nt; i++) {
-            const float *xp = x + i * in_img;
-            if (pad) {
-                pad_image(d, hp, wp, xp, buf, 0, hp);
-                xp = buf;
+            const float *xb = j->x + i * j->in_img;
+            if (j->copy) {
+                pad_image(d, hp, wp, xb, buf, 0, hp);
+                xb = buf;
             }
-            cv_epi e = base;
-            if (e.residual) e.residual += i * out_img;
-            run_tiles(d, xp, plane, wp, packed, y + i * out_img, &e, 0, ntask);
+            cv_epi e = j->base;
+            if (e.residual) e.residual += i * j->out_img;
+            run_tiles(d, xb, h, w, pt, pl, j->packed, j->y + i * j->out_img, &e, 0, ntask);
         }
     }
 }
@@ -304,8 +327,8 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
     }
     int64_t hp, wp;
     plane_dims(d, &hp, &wp);
-    const bool pad = padded(d);
-    const int64_t plane = hp * wp, per = ((d->c * plane * (int64_t)sizeof(float) + 63) / 64 * 64) / (int64_t)sizeof(float);
+    const bool copy = copies(d);
+    const int64_t per = ((d->c * hp * wp * (int64_t)sizeof(float) + 63) / 64 * 64) / (int64_t)sizeof(float);
     const int64_t ntask = n_tasks(d), p = d->oh * d->ow;
     const int64_t in_img = d->c * d->h * d->w, out_img = d->oc * p;
     cv_epi base = {0};
@@ -321,10 +344,10 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
         }
     }
     const int T = threads();
-    /* one image: threads share its padded copy and split its tiles, when there is enough
-     * work to pay for the fork; several: one image at a time per thread */
+    /* one image: threads split its tiles, when there is enough work to pay for the fork;
+     * several: one image at a time per thread */
     const bool par = T > 1 && (d->n > 1 || (double)d->oc * (double)d->c * (double)(d->kh * d->kw) * (double)p >= 262144.0);
-    const fwd_job job = {d, x, packed, y, (float *)ws, base, hp, wp, plane, per, ntask, in_img, out_img, pad};
+    const fwd_job job = {d, x, packed, y, (float *)ws, base, hp, wp, copy ? per : 0, ntask, in_img, out_img, copy};
     /* a parallel region even with if (0) builds a one-thread team (see core/threads.h) */
     if (par) {
 #pragma omp parallel num_threads(T)
