@@ -113,7 +113,7 @@ static void packed_conv(int n, int c, int oc, int hw, int k, int stride, int pad
     double best_p = 1e30, best_u = 1e30;
     for (int r = 0; r < 5; r++) { /* alternate, best of 5 */
         double t0 = now();
-        for (int i = 0; i < it; i++) kn_cpu_conv2d_fwd_packed(&d, x, pk, y, NULL, ws);
+        for (int i = 0; i < it; i++) kn_cpu_conv2d_fwd_packed(&d, x, pk, y, NULL, NULL, ws);
         const double pus = (now() - t0) / it * 1e6;
         t0 = now();
         for (int i = 0; i < it; i++) kn_cpu_conv2d_fwd(&d, x, w, y, NULL, ws);

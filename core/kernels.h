@@ -43,6 +43,18 @@ typedef struct kn_epilogue {
     float alpha, beta;
 } kn_epilogue;
 
+/* A 1x1 convolution riding along a packed convolution (conv2d_fwd_packed): same input,
+ * same strides, same number of output channels, no padding, so its output pixel (oy, ox)
+ * reads the input pixel under the main kernel's tap (pad_t, pad_l). A ResNet block's
+ * projection shortcut beside its first 3x3: computed in the same pass over the input,
+ * while the rows are in cache, and in the same parallel region. packed is its weights
+ * packed by conv2d_pack_w for the 1x1 geometry; y is [n, oc, oh, ow]; ep may be NULL. */
+typedef struct kn_conv_side {
+    const float *packed;
+    float *y;
+    const kn_epilogue *ep;
+} kn_conv_side;
+
 /* Apply an activation in place over n floats (the reference the epilogues match). */
 float kn_act_apply(kn_act act, float alpha, float beta, float x);
 
@@ -164,12 +176,14 @@ typedef struct kn_kernels {
     /* Inference convolution on weights packed once: conv2d_packed_floats(d) floats (0 when
      * the backend's packed kernel does not handle d: use conv2d_fwd) hold w packed by
      * conv2d_pack_w; conv2d_fwd_packed is conv2d_fwd on them, with conv2d_workspace(d)
-     * bytes of scratch. The packing depends on c, oc and the kernel size, not on n. NULL
-     * where the backend has none. */
+     * bytes of scratch. The packing depends on c, oc and the kernel size, not on n. side
+     * (NULL for none) adds a 1x1 convolution of the same input (kn_conv_side); a geometry
+     * the pair does not handle returns KN_ERR_UNSUPPORTED and writes nothing. NULL where
+     * the backend has none. */
     int64_t (*conv2d_packed_floats)(const kn_conv2d_desc *d);
     kn_status (*conv2d_pack_w)(const kn_conv2d_desc *d, const float *w, float *packed);
     kn_status (*conv2d_fwd_packed)(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
-                                   const kn_epilogue *ep, void *ws);
+                                   const kn_epilogue *ep, const kn_conv_side *side, void *ws);
     kn_status (*conv2d_bwd_data)(const kn_conv2d_desc *d, const float *w, const float *gy,
                                  float *gx, void *ws);
     kn_status (*conv2d_bwd_filter)(const kn_conv2d_desc *d, const float *x, const float *gy,

@@ -300,6 +300,23 @@ static kn_status emit_pool(exporter *ex, const kn_node *n, const char *x, const 
     return add_attr(ex, np, &ss);
 }
 
+/* A FusedConv's side 1x1 (fuse_side_conv) as the Conv it absorbed: X, Ws, Bs with the
+ * node's strides, no padding. */
+static kn_status emit_side(exporter *ex, const kn_node *n, const char *const *in, const char *y)
+{
+    char nm[600];
+    snprintf(nm, sizeof nm, "%s_side", n->name);
+    const bool bias = n->n_inputs > 5 && n->inputs[5] >= 0;
+    const char *sin[3] = {in[0], in[4], bias ? in[5] : NULL};
+    Onnx__NodeProto *np;
+    KN_TRY(emit(ex, "Conv", nm, bias ? 3 : 2, sin, 1, &y, NULL, NULL, &np));
+    int64_t one[2] = {1, 1};
+    kn_attr ks = {.name = "kernel_shape", .type = KN_ATTR_INTS, .ints = one, .n = 2};
+    KN_TRY(add_attr(ex, np, &ks));
+    const kn_attr *st = kn_node_attr(n, "strides");
+    return st ? add_attr(ex, np, st) : KN_OK;
+}
+
 static kn_status export_node(exporter *ex, const kn_node *n)
 {
     const kn_graph *g = ex->g;
@@ -340,6 +357,7 @@ static kn_status export_node(exporter *ex, const kn_node *n)
                 cur = sum;
             }
             if (has_act) KN_TRY(emit_activation(ex, n, cur, final));
+            if (n->n_inputs > 4 && n->inputs[4] >= 0 && n->n_outputs > 1) KN_TRY(emit_side(ex, n, in, out[1]));
             return has_pool ? emit_pool(ex, n, final, out[0]) : KN_OK;
         }
         return kn_node_error(n, KN_ERR_UNSUPPORTED, "kiln-domain op has no standard ONNX form to write");

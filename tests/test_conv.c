@@ -455,6 +455,66 @@ Test(fused_conv, residual_shape_is_checked)
     kn_tensor_release(&x); kn_tensor_release(&w); kn_tensor_release(&z);
 }
 
+/* The side 1x1 (inputs Ws, Bs; output 1): Conv(X, Ws, Bs) with the node's strides, no
+ * padding, beside the main convolution; run as two convolutions here (the weights are
+ * inputs, not constants, so nothing is packed; the packed pair is in conv_packed and
+ * test_passes). A Ws that does not fit names the node and the shapes. */
+static int side_graph(kn_graph **g, kn_tensor *const *in)
+{
+    int ids[6], out[2], node;
+    T_OK(kn_graph_create(g));
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "in%d", i);
+        if (!in[i]) { ids[i] = KN_NO_VALUE; continue; }
+        T_OK(kn_graph_add_input(*g, name, in[i]->dtype, in[i]->ndim, in[i]->shape, &ids[i]));
+    }
+    T_OK(kn_graph_add_value(*g, "out0", KN_UNDEFINED, -1, NULL, &out[0]));
+    T_OK(kn_graph_add_value(*g, "out1", KN_UNDEFINED, -1, NULL, &out[1]));
+    T_OK(kn_graph_add_node(*g, "FusedConv", "kiln", "n0", 6, ids, 2, out, &node));
+    T_OK(kn_graph_add_output(*g, out[0]));
+    T_OK(kn_graph_add_output(*g, out[1]));
+    set_ints(*g, node, "pads", 4, 1, 1, 1, 1);
+    set_ints(*g, node, "strides", 2, 2, 2, 0, 0);
+    T_OK(kn_node_set_string(*g, node, "activation", "Relu"));
+    return node;
+}
+
+Test(fused_conv, side_1x1_beside_the_main_convolution)
+{
+    kn_tensor x = t_new_rand(41, -1, 1, 4, 2, 4, 9, 8), w = t_new_rand(42, -1, 1, 4, 5, 4, 3, 3), b = t_new_rand(43, -1, 1, 1, 5);
+    kn_tensor ws = t_new_rand(44, -1, 1, 4, 5, 4, 1, 1), bs = t_new_rand(45, -1, 1, 1, 5);
+    kn_tensor *in[6] = {&x, &w, &b, NULL, &ws, &bs};
+    kn_graph *g;
+    int node = side_graph(&g, in);
+    kn_tensor outs[2] = {0}, state[KN_OP_MAX_STATE] = {0};
+    T_OK(t_run_node(g, node, in, outs, state, false));
+    kn_conv2d_desc d = DESC(.n = 2, .c = 4, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                            .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1);
+    kn_conv2d_desc sd = DESC(.n = 2, .c = 4, .h = 9, .w = 8, .oc = 5, .kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2);
+    finish_desc(&d);
+    finish_desc(&sd);
+    cr_assert(d.oh == sd.oh && d.ow == sd.ow && d.oh == 5 && d.ow == 4);
+    static float ref[2 * 5 * 5 * 4], sref[2 * 5 * 5 * 4];
+    ref_fwd(&d, x.data, w.data, b.data, NULL, true, ref);
+    ref_fwd(&sd, x.data, ws.data, bs.data, NULL, false, sref);
+    cr_assert(kn_tensor_same_shape(&outs[0], &outs[1]));
+    T_ASSERT_CLOSE(outs[0].data, ref, kn_tensor_numel(&outs[0]), 1e-4, 1e-5);
+    T_ASSERT_CLOSE(outs[1].data, sref, kn_tensor_numel(&outs[1]), 1e-4, 1e-5);
+    kn_tensor_release(&outs[0]);
+    kn_tensor_release(&outs[1]);
+    kn_graph_free(g);
+    /* Ws with 3 input channels for X's 4 */
+    kn_tensor bad = t_new(4, 5, 3, 1, 1);
+    kn_tensor *in2[6] = {&x, &w, &b, NULL, &bad, &bs};
+    node = side_graph(&g, in2);
+    cr_assert_eq(t_run_node(g, node, in2, outs, state, false), KN_ERR_SHAPE);
+    cr_assert(strstr(kn_last_error(), "node 'n0' (FusedConv)") && strstr(kn_last_error(), "[5,3,1,1]"), "%s", kn_last_error());
+    kn_graph_free(g);
+    kn_tensor_release(&bad);
+    kn_tensor_release(&x); kn_tensor_release(&w); kn_tensor_release(&b); kn_tensor_release(&ws); kn_tensor_release(&bs);
+}
+
 /* ---- ConvTranspose ---- */
 
 /* Direct scatter form: y[n, g*mg+m, iy*s - p + ky*d] += x[n, c, iy] * w[c, m, ky]. */
@@ -682,14 +742,14 @@ static void check_packed(kn_conv2d_desc d)
     void *ws = kn_host_alloc(k->conv2d_workspace(&d) + 1);
     T_OK(k->conv2d_pack_w(&d, w, pk));
     ref_fwd(&d, x, w, NULL, NULL, false, raw);
-    T_OK(k->conv2d_fwd_packed(&d, x, pk, y, NULL, ws));
+    T_OK(k->conv2d_fwd_packed(&d, x, pk, y, NULL, NULL, ws));
     T_ASSERT_CLOSE(y, raw, ny, 1e-4, 1e-5);
     const kn_act acts[] = {KN_ACT_RELU, KN_ACT_CLIP, KN_ACT_HARDSWISH, KN_ACT_LEAKY_RELU, KN_ACT_SIGMOID};
     for (size_t a = 0; a < sizeof acts / sizeof *acts; a++) {
         const float al = acts[a] == KN_ACT_LEAKY_RELU ? 0.1f : -0.2f, be = 0.3f;
         kn_epilogue ep = {.bias = b, .bias_per_row = true, .residual = a % 2 ? res : NULL, .act = acts[a],
                           .alpha = al, .beta = be};
-        T_OK(k->conv2d_fwd_packed(&d, x, pk, y, &ep, ws));
+        T_OK(k->conv2d_fwd_packed(&d, x, pk, y, &ep, NULL, ws));
         for (int64_t i = 0; i < ny; i++)
             ref[i] = kn_act_apply(acts[a], al, be, raw[i] + b[i / p % d.oc] + (a % 2 ? res[i] : 0.0f));
         T_ASSERT_CLOSE(y, ref, ny, 1e-4, 1e-5);
@@ -757,6 +817,55 @@ Test(conv_packed, padding_read_in_place)
     finish_desc(&wide);
     cr_expect_eq(kn_cpu_conv2d_packed_workspace(&same), 0, "3x3 pad 1 should read its input in place, no copy");
     cr_expect_gt(kn_cpu_conv2d_packed_workspace(&wide), 0, "5x5 pad 2 needs the zero-bordered copy");
+}
+
+/* The packed kernel with a side 1x1 (kn_conv_side) against the two reference
+ * convolutions: main with bias, residual and ReLU, side with bias; one image (rows split
+ * across threads) and several, padding read in place and copied (5x5 pad 2: the side
+ * reads tap (2, 2)), strides 1 and 2. A side that does not fit is refused untouched. */
+static void check_packed_pair(kn_conv2d_desc d)
+{
+    const kn_kernels *k = kn_kernels_get(KN_CPU);
+    finish_desc(&d);
+    kn_conv2d_desc sd = d;
+    sd.kh = sd.kw = 1;
+    sd.pad_t = sd.pad_l = sd.pad_b = sd.pad_r = 0;
+    finish_desc(&sd);
+    cr_assert(sd.oh == d.oh && sd.ow == d.ow, "side geometry");
+    const int64_t nx = d.n * d.c * d.h * d.w, ny = d.n * d.oc * d.oh * d.ow;
+    float *x = frand(nx, 51), *w = frand(d.oc * d.c * d.kh * d.kw, 52), *b = frand(d.oc, 53), *res = frand(ny, 54);
+    float *sw = frand(d.oc * d.c, 55), *sb = frand(d.oc, 56), *y = frand(ny, 57), *sy = frand(ny, 58);
+    float *ref = frand(ny, 59), *sref = frand(ny, 60);
+    float *pk = frand(k->conv2d_packed_floats(&d), 61), *spk = frand(k->conv2d_packed_floats(&sd), 62);
+    void *ws = kn_host_alloc(k->conv2d_workspace(&d) + 1);
+    T_OK(k->conv2d_pack_w(&d, w, pk));
+    T_OK(k->conv2d_pack_w(&sd, sw, spk));
+    kn_epilogue ep = {.bias = b, .bias_per_row = true, .residual = res, .act = KN_ACT_RELU};
+    kn_epilogue sep = {.bias = sb, .bias_per_row = true};
+    const kn_conv_side side = {spk, sy, &sep};
+    T_OK(k->conv2d_fwd_packed(&d, x, pk, y, &ep, &side, ws));
+    ref_fwd(&d, x, w, b, res, true, ref);
+    ref_fwd(&sd, x, sw, sb, NULL, false, sref);
+    T_ASSERT_CLOSE(y, ref, ny, 1e-4, 1e-5);
+    T_ASSERT_CLOSE(sy, sref, ny, 1e-4, 1e-5);
+    kn_epilogue tanh_ep = {.act = KN_ACT_TANH};
+    const kn_conv_side no = {spk, sy, &tanh_ep}; /* Tanh is applied after the kernel: not in a side */
+    memcpy(ref, y, sizeof(float) * (size_t)ny);
+    cr_assert_eq(k->conv2d_fwd_packed(&d, x, pk, y, &ep, &no, ws), KN_ERR_UNSUPPORTED);
+    cr_assert(!memcmp(ref, y, sizeof(float) * (size_t)ny), "a refused pair writes nothing");
+    float *bufs[] = {x, w, b, res, sw, sb, y, sy, ref, sref, pk, spk};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) kn_host_free(bufs[i]);
+    kn_host_free(ws);
+}
+
+Test(conv_packed, side_1x1_in_the_same_pass)
+{
+    NEED_PACKED_CONV();
+    check_packed_pair(DESC(.n = 1, .c = 16, .h = 28, .w = 28, .oc = 32, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed_pair(DESC(.n = 3, .c = 16, .h = 28, .w = 28, .oc = 32, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed_pair(DESC(.n = 1, .c = 20, .h = 12, .w = 12, .oc = 16, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
+    check_packed_pair(DESC(.n = 2, .c = 16, .h = 11, .w = 13, .oc = 24, .kh = 5, .kw = 5, .pad_t = 2, .pad_l = 2, .pad_b = 2, .pad_r = 2));
+    check_packed_pair(DESC(.n = 2, .c = 16, .h = 9, .w = 9, .oc = 48, .kh = 1, .kw = 1));
 }
 
 /* One image on one thread: no row split. */

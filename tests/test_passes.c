@@ -332,22 +332,55 @@ static kn_graph *conv_pool_graph(int mode)
     return g;
 }
 
-static void compare_levels_4d(const kn_graph *g, int batch)
+/* Every output of g at -O 0 and -O 2 on input x (x is released). */
+static void compare_levels_on(const kn_graph *g, kn_tensor x, double rtol, double atol)
 {
     kn_session *s0, *s2;
     t_session_pair(g, 2, NULL, &s0, &s2);
-    kn_tensor x = t_new_rand(13, -1, 1, 4, batch, 3, 12, 11);
     const kn_tensor *ins[1] = {&x};
     T_OK(kn_session_run(s0, ins, 1));
     T_OK(kn_session_run(s2, ins, 1));
     for (int i = 0; i < g->n_outputs; i++) {
         const kn_tensor *a = kn_session_output(s0, i), *b = kn_session_output(s2, i);
         cr_assert(kn_tensor_same_shape(a, b));
-        T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), 1e-5, 1e-6);
+        T_ASSERT_CLOSE(b->data, a->data, kn_tensor_numel(a), rtol, atol);
     }
     kn_session_free(s0);
     kn_session_free(s2);
     kn_tensor_release(&x);
+}
+
+static void compare_levels_4d(const kn_graph *g, int batch)
+{
+    compare_levels_on(g, t_new_rand(13, -1, 1, 4, batch, 3, 12, 11), 1e-5, 1e-6);
+}
+
+/* The optimized graph o exported and read back has no kiln ops and computes what g does
+ * on x (x is released); returns the read-back graph for op counts. */
+static kn_graph *exported_matches(const kn_graph *g, const kn_graph *o, kn_tensor x)
+{
+    void *buf;
+    size_t len;
+    T_OK(kn_onnx_save_buffer(o, NULL, &buf, &len));
+    kn_graph *back;
+    T_OK(kn_onnx_load_buffer(buf, len, NULL, &back));
+    free(buf);
+    cr_assert_eq(count_op(back, "FusedConv"), 0);
+    kn_session *sa, *sb;
+    kn_session_opts so = kn_session_defaults();
+    T_OK(kn_session_create(&sa, g, &so));
+    T_OK(kn_session_create(&sb, back, &so));
+    const kn_tensor *ins[1] = {&x};
+    T_OK(kn_session_run(sa, ins, 1));
+    T_OK(kn_session_run(sb, ins, 1));
+    for (int i = 0; i < g->n_outputs; i++) {
+        const kn_tensor *ya = kn_session_output(sa, i);
+        T_ASSERT_CLOSE(kn_session_output(sb, i)->data, ya->data, kn_tensor_numel(ya), 1e-5, 1e-6);
+    }
+    kn_session_free(sa);
+    kn_session_free(sb);
+    kn_tensor_release(&x);
+    return back;
 }
 
 /* Conv + ReLU + unpadded MaxPool become one FusedConv with a pooling epilogue, equal to
@@ -366,27 +399,9 @@ Test(passes, conv_relu_maxpool_fuses_and_exports)
     compare_levels_4d(g, 1);
     compare_levels_4d(g, 5);
     /* export the optimized graph: standard ops, same outputs */
-    void *buf;
-    size_t len;
-    T_OK(kn_onnx_save_buffer(c, NULL, &buf, &len));
-    kn_graph *back;
-    T_OK(kn_onnx_load_buffer(buf, len, NULL, &back));
-    free(buf);
+    kn_graph *back = exported_matches(g, c, t_new_rand(17, -1, 1, 4, 3, 3, 12, 11));
     cr_assert_eq(count_op(back, "MaxPool"), 1);
     cr_assert_eq(count_op(back, "Relu"), 1);
-    cr_assert_eq(count_op(back, "FusedConv"), 0);
-    kn_session *sa, *sb;
-    kn_session_opts o = kn_session_defaults();
-    T_OK(kn_session_create(&sa, g, &o));
-    T_OK(kn_session_create(&sb, back, &o));
-    kn_tensor x = t_new_rand(17, -1, 1, 4, 3, 3, 12, 11);
-    const kn_tensor *ins[1] = {&x};
-    T_OK(kn_session_run(sa, ins, 1));
-    T_OK(kn_session_run(sb, ins, 1));
-    T_ASSERT_CLOSE(kn_session_output(sb, 0)->data, kn_session_output(sa, 0)->data, kn_tensor_numel(kn_session_output(sa, 0)), 1e-5, 1e-6);
-    kn_session_free(sa);
-    kn_session_free(sb);
-    kn_tensor_release(&x);
     kn_graph_free(back);
     kn_graph_free(c);
     kn_graph_free(g);
@@ -401,6 +416,88 @@ Test(passes, padded_pool_or_shared_conv_output_is_not_fused)
         cr_assert_eq(count_op(c, "MaxPool"), 1, "mode %d: the pool stays", mode);
         compare_levels_4d(g, 4);
         kn_graph_free(c);
+        kn_graph_free(g);
+    }
+}
+
+/* x[-1,C,10,10] -> A: conv 16@3x3 stride 2 pad 1 -> relu -> B: conv 16@3x3 pad 1, added
+ * to S: conv 16@1x1 stride 2 of x, -> relu (a ResNet downsampling block). `mode` changes
+ * the shortcut: 0 as in ResNet, 1 padded (pad 1, stride 2: 6x6, not A's 5x5), 2 stride 1
+ * (10x10), 3 a 3x3 window, 4 8 output channels, 5 followed by its own Relu. */
+static kn_graph *shortcut_graph(int64_t c, int mode)
+{
+    kn_graph *g;
+    T_OK(kn_graph_create(&g));
+    kn_graph_seed(g, 21);
+    int x = kn_input(g, "x", KN_FLOAT, 4, (int64_t[]){KN_DIM_UNKNOWN, c, 10, 10});
+    kn_conv2d_opts co = kn_conv2d_defaults(3);
+    co.pad = 1;
+    co.stride = 2;
+    int a = kn_relu(g, kn_conv2d(g, x, 16, &co, "a"));
+    co.stride = 1;
+    int b = kn_conv2d(g, a, 16, &co, "b");
+    kn_conv2d_opts so = kn_conv2d_defaults(mode == 3 ? 3 : 1);
+    so.stride = mode == 2 ? 1 : 2;
+    so.pad = mode == 1 || mode == 3 ? 1 : 0;
+    int s = kn_conv2d(g, x, mode == 4 ? 8 : 16, &so, "shortcut");
+    if (mode == 5) s = kn_relu(g, s);
+    if (mode == 0 || mode == 3 || mode == 5) kn_output(g, kn_relu(g, kn_add(g, b, s)));
+    else {
+        kn_output(g, b);
+        kn_output(g, s);
+    }
+    T_OK(kn_graph_status(g));
+    return g;
+}
+
+static int side_convs(const kn_graph *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        n += !g->nodes[i].dead && g->nodes[i].n_outputs == 2 && !strcmp(g->nodes[i].op_type, "FusedConv");
+    return n;
+}
+
+static void compare_shortcut(const kn_graph *g, int64_t c, int batch)
+{
+    compare_levels_on(g, t_new_rand(23, -1, 1, 4, batch, c, 10, 10), 1e-4, 1e-5);
+}
+
+/* The shortcut rides along A: one FusedConv with two outputs, equal to the unfused graph
+ * on one image (rows split across threads) and several, with 16 input channels (the
+ * packed kernel computes both) and 8 (too few to pack: two convolutions); it exports back
+ * to standard Convs that run the same. */
+Test(passes, shortcut_conv_rides_along_and_exports)
+{
+    for (int64_t c = 8; c <= 16; c += 8) {
+        kn_graph *g = shortcut_graph(c, 0), *o;
+        T_OK(kn_graph_clone(&o, g));
+        kn_pass_report r;
+        T_OK(kn_graph_optimize(o, 2, NULL, &r));
+        cr_assert_eq(side_convs(o), 1, "c=%lld: the shortcut joins conv a", (long long)c);
+        cr_assert_eq(count_op(o, "Conv"), 0);
+        bool reported = false;
+        for (int i = 0; i < r.n; i++) reported |= !strcmp(r.passes[i].name, "fuse_side_conv") && r.passes[i].changes == 1;
+        cr_assert(reported, "fuse_side_conv reports its one change");
+        compare_shortcut(g, c, 1);
+        compare_shortcut(g, c, 3);
+        kn_graph *back = exported_matches(g, o, t_new_rand(29, -1, 1, 4, 2, c, 10, 10));
+        cr_assert_eq(count_op(back, "Conv"), 3, "a, b and the shortcut are Convs again");
+        kn_graph_free(back);
+        kn_graph_free(o);
+        kn_graph_free(g);
+    }
+}
+
+Test(passes, shortcut_conv_that_does_not_fit_is_left_alone)
+{
+    for (int mode = 1; mode <= 5; mode++) {
+        kn_graph *g = shortcut_graph(16, mode), *o;
+        T_OK(kn_graph_clone(&o, g));
+        T_OK(kn_graph_optimize(o, 2, NULL, NULL));
+        cr_assert_eq(side_convs(o), 0, "mode %d: the shortcut stays its own node", mode);
+        compare_shortcut(g, 16, 2);
+        kn_graph_free(o);
         kn_graph_free(g);
     }
 }

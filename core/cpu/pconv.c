@@ -238,11 +238,18 @@ static int64_t n_tasks(const kn_conv2d_desc *d)
     return (d->oc + vw - 1) / vw * d->oh * ((d->ow + chunk - 1) / chunk);
 }
 
+/* The side 1x1 of one image (kn_conv_side): y and residual already at the image. */
+typedef struct side_job {
+    const float *packed;
+    float *y;
+    cv_epi base;
+} side_job;
+
 /* Tiles [t0, t1) of one image whose planes (h x w, padded by pt rows on top and pl
  * columns on the left) start at xb, numbered channel block, then output row, then chunk
  * of the row. */
 static void run_tiles(const kn_conv2d_desc *d, const float *xb, int64_t h, int64_t w, int64_t pt, int64_t pl,
-                      const float *packed, float *y, const cv_epi *base, int64_t t0, int64_t t1)
+                      const float *packed, float *y, const cv_epi *base, const side_job *sd, int64_t t0, int64_t t1)
 {
     const int64_t nv = ocv(d), vw = 16 * nv, k = d->c * d->kh * d->kw, p = d->oh * d->ow;
     const int64_t chunk = row_chunk(d), nchunk = (d->ow + chunk - 1) / chunk;
@@ -260,6 +267,13 @@ static void run_tiles(const kn_conv2d_desc *d, const float *xb, int64_t h, int64
         if (e.residual) e.residual += o0 * p + at;
         tiles[np][nv - 1][s](xb, iy * w + ix, h * w, w, d->c, d->kh, d->kw, ki0, ki1, lo, hi < d->kw ? hi : d->kw,
                              packed + bl * k * vw, y + o0 * p + at, p, ob, &e);
+        if (sd) { /* the 1x1 reads the pixels under tap (pad_t, pad_l), just loaded */
+            cv_epi se = sd->base;
+            if (se.bias) se.bias += o0;
+            if (se.residual) se.residual += o0 * p + at;
+            tiles[np][nv - 1][s](xb, (iy + d->pad_t) * w + ix + d->pad_l, h * w, w, d->c, 1, 1, 0, 1, 0, 1,
+                                 sd->packed + bl * d->c * vw, sd->y + o0 * p + at, p, ob, &se);
+        }
     }
 }
 
@@ -271,6 +285,7 @@ typedef struct fwd_job {
     cv_epi base;
     int64_t hp, wp, per, ntask, in_img, out_img;
     bool copy;
+    const side_job *side; /* NULL: none */
 } fwd_job;
 
 static void fwd_part(const fwd_job *j, int t, int nt)
@@ -299,7 +314,7 @@ static void fwd_part(const fwd_job *j, int t, int nt)
             pad_image(d, hp, wp, j->x, buf, oy0 * d->stride_h, py1 < hp ? py1 : hp);
             xb = buf;
         }
-        run_tiles(d, xb, h, w, pt, pl, j->packed, j->y, &j->base, t0, t1);
+        run_tiles(d, xb, h, w, pt, pl, j->packed, j->y, &j->base, j->side, t0, t1);
     } else {
         for (int64_t i = d->n * t / nt; i < d->n * (t + 1) / nt; i++) {
             const float *xb = j->x + i * j->in_img;
@@ -309,15 +324,44 @@ static void fwd_part(const fwd_job *j, int t, int nt)
             }
             cv_epi e = j->base;
             if (e.residual) e.residual += i * j->out_img;
-            run_tiles(d, xb, h, w, pt, pl, j->packed, j->y + i * j->out_img, &e, 0, ntask);
+            side_job sd;
+            if (j->side) {
+                sd = *j->side;
+                sd.y += i * j->out_img;
+                if (sd.base.residual) sd.base.residual += i * j->out_img;
+            }
+            run_tiles(d, xb, h, w, pt, pl, j->packed, j->y + i * j->out_img, &e, j->side ? &sd : NULL, 0, ntask);
         }
     }
 }
 
+/* Whether a side 1x1 (kn_conv_side) can ride along d: its pixels, under tap (pad_t,
+ * pad_l), lie inside the input, it packs like d's blocks, its activation is in-vector. */
+static bool side_fits(const kn_conv2d_desc *d, const kn_conv_side *side)
+{
+    const kn_epilogue *ep = side->ep;
+    return d->c >= 16 && d->pad_t < d->kh && d->pad_l < d->kw && (d->oh - 1) * d->stride_h < d->h &&
+           (d->ow - 1) * d->stride_w < d->w && side->packed && side->y && (!ep || kn_act_in_vec(ep->act));
+}
+
 kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
-                                   const kn_epilogue *ep, void *ws)
+                                   const kn_epilogue *ep, const kn_conv_side *side, void *ws)
 {
     if (!applies(d)) return kn_error(KN_ERR_UNSUPPORTED, "packed convolution does not apply to this geometry");
+    if (side && !side_fits(d, side))
+        return kn_error(KN_ERR_UNSUPPORTED, "a side 1x1 convolution does not fit this packed convolution");
+    side_job sd = {0};
+    if (side) {
+        sd.packed = side->packed;
+        sd.y = side->y;
+        if (side->ep) {
+            sd.base.bias = side->ep->bias;
+            sd.base.residual = side->ep->residual;
+            sd.base.act = side->ep->act;
+            sd.base.alpha = side->ep->alpha;
+            sd.base.beta = side->ep->beta;
+        }
+    }
     kn_conv2d_desc flat;
     if (pointwise(d)) { /* its planes are one row of h * w pixels: full-width tiles */
         flat = *d;
@@ -346,8 +390,10 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
     const int T = threads();
     /* one image: threads split its tiles, when there is enough work to pay for the fork;
      * several: one image at a time per thread */
-    const bool par = T > 1 && (d->n > 1 || (double)d->oc * (double)d->c * (double)(d->kh * d->kw) * (double)p >= 262144.0);
-    const fwd_job job = {d, x, packed, y, (float *)ws, base, hp, wp, copy ? per : 0, ntask, in_img, out_img, copy};
+    const double macs = (double)d->oc * (double)d->c * (double)(d->kh * d->kw + (side != NULL)) * (double)p;
+    const bool par = T > 1 && (d->n > 1 || macs >= 262144.0);
+    const fwd_job job = {d,   x,      packed,  y,       (float *)ws, base, hp, wp, copy ? per : 0,
+                         ntask, in_img, out_img, copy, side ? &sd : NULL};
     /* a parallel region even with if (0) builds a one-thread team (see core/threads.h) */
     if (par) {
 #pragma omp parallel num_threads(T)
@@ -378,9 +424,9 @@ kn_status kn_cpu_conv2d_pack_w(const kn_conv2d_desc *d, const float *w, float *p
     return kn_error(KN_ERR_UNSUPPORTED, "packed convolution needs an AVX-512 build");
 }
 kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
-                                   const kn_epilogue *ep, void *ws)
+                                   const kn_epilogue *ep, const kn_conv_side *side, void *ws)
 {
-    (void)d, (void)x, (void)packed, (void)y, (void)ep, (void)ws;
+    (void)d, (void)x, (void)packed, (void)y, (void)ep, (void)side, (void)ws;
     return kn_error(KN_ERR_UNSUPPORTED, "packed convolution needs an AVX-512 build");
 }
 #endif

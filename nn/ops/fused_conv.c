@@ -4,7 +4,12 @@
  * `activation_params` (see kn_fused_activation), and optionally a 2-D max pooling
  * of the activated result: `pool_kernel_shape` [kh, kw] and `pool_strides` (default
  * 1), no padding or dilation (the fuse_pool pass only absorbs such MaxPools; not with
- * Z). Inference only: training graphs keep the unfused ops. */
+ * Z). Optionally a side 1x1 convolution of the same X (fuse_side_conv: a ResNet
+ * block's projection shortcut): inputs 4 and 5 are its weights Ws [M, C, 1, 1] and
+ * bias Bs (optional), output 1 is Conv(X, Ws, Bs) with this node's strides, no
+ * padding and no activation, the same shape as output 0. The packed CPU kernel
+ * computes it in the same pass over X; elsewhere it is a second convolution.
+ * Inference only: training graphs keep the unfused ops. */
 #include "nn/ops/window.h"
 
 #include <stdint.h>
@@ -37,9 +42,81 @@ static kn_status read_pool(const kn_op_ctx *c, conv_pool *p)
 
 static int64_t pooled(int64_t in, int64_t k, int64_t s) { return in == KN_DIM_UNKNOWN ? in : (in - k) / s + 1; }
 
+static bool has_side(const kn_op_ctx *c) { return KN_IN(c, 4) != NULL; }
+
+/* The side 1x1's output dims: the node's strides over X, no padding. */
+static kn_status side_infer(kn_op_ctx *c)
+{
+    const kn_tensor *x = c->in[0], *ws = c->in[4], *bs = KN_IN(c, 5), *y = c->out[0];
+    char sx[160], sw[160], sy[160];
+    if (KN_IN(c, 3) || kn_node_attr(c->node, "pool_kernel_shape"))
+        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "a side 1x1 convolution cannot go with a residual Z or a pooling");
+    int64_t group;
+    KN_TRY(kn_attr_int(c->node, "group", 1, &group));
+    if (x->ndim != 4 || group != 1)
+        return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "a side 1x1 convolution needs a 2-D convolution with group 1");
+    if (ws->dtype != KN_FLOAT || ws->ndim != 4 || ws->shape[2] != 1 || ws->shape[3] != 1 ||
+        (ws->shape[1] != KN_DIM_UNKNOWN && x->shape[1] != KN_DIM_UNKNOWN && ws->shape[1] != x->shape[1]) ||
+        (ws->shape[0] != KN_DIM_UNKNOWN && y->shape[1] != KN_DIM_UNKNOWN && ws->shape[0] != y->shape[1]))
+        return kn_node_error(c->node, KN_ERR_SHAPE, "side weights Ws %s must be float [%lld, %lld, 1, 1] for X %s",
+                             kn_shape_str(sw, sizeof sw, ws->ndim, ws->shape), (long long)y->shape[1],
+                             (long long)x->shape[1], kn_shape_str(sx, sizeof sx, x->ndim, x->shape));
+    if (bs && (bs->dtype != KN_FLOAT || bs->ndim != 1 || (bs->shape[0] != KN_DIM_UNKNOWN && bs->shape[0] != ws->shape[0])))
+        return kn_node_error(c->node, KN_ERR_SHAPE, "side bias Bs %s must be float [%lld]",
+                             kn_shape_str(sw, sizeof sw, bs->ndim, bs->shape), (long long)ws->shape[0]);
+    int64_t strides[2] = {1, 1};
+    int ns = -1;
+    KN_TRY(kn_attr_ints(c->node, "strides", strides, 2, &ns));
+    if (strides[0] < 1 || strides[1] < 1)
+        return kn_node_error(c->node, KN_ERR_INVALID, "strides must be positive");
+    for (int i = 0; i < 2; i++) {
+        const int64_t in = x->shape[2 + i], out = y->shape[2 + i];
+        if (in != KN_DIM_UNKNOWN && out != KN_DIM_UNKNOWN && (in - 1) / strides[i] + 1 != out)
+            return kn_node_error(c->node, KN_ERR_SHAPE, "the side 1x1 convolution of X %s with stride %lld does not give the output's %s",
+                                 kn_shape_str(sx, sizeof sx, x->ndim, x->shape), (long long)strides[i],
+                                 kn_shape_str(sy, sizeof sy, y->ndim, y->shape));
+    }
+    kn_op_set_out(c, 1, KN_FLOAT, 4, y->shape);
+    return KN_OK;
+}
+
+/* The side 1x1 as a convolution of its own: the main geometry with a 1x1 window. */
+static void side_geom(const kn_op_ctx *c, const kn_conv_geom *d, kn_conv_geom *s)
+{
+    *s = *d;
+    s->oc = s->d2.oc = c->in[4]->shape[0];
+    s->d2.kh = s->d2.kw = 1;
+    s->d2.pad_t = s->d2.pad_l = s->d2.pad_b = s->d2.pad_r = 0;
+    s->d2.dil_h = s->d2.dil_w = 1;
+}
+
+/* Main and side in one pass when the packed kernel takes both, else one after the other. */
+static kn_status side_forward(kn_op_ctx *c, kn_act act, float alpha, float beta)
+{
+    kn_conv_geom d, sd;
+    KN_TRY(kn_conv_desc(c, &d));
+    side_geom(c, &d, &sd);
+    const kn_tensor *x = c->in[0], *b = KN_IN(c, 2), *bs = KN_IN(c, 5);
+    kn_epilogue ep = {.bias = b ? b->data : NULL, .bias_per_row = true, .act = act, .alpha = alpha, .beta = beta};
+    kn_epilogue sep = {.bias = bs ? bs->data : NULL, .bias_per_row = true};
+    const float *packed, *spacked;
+    KN_TRY(kn_conv_packed_w(c, &d, &packed));
+    KN_TRY(kn_conv_packed_w_at(c, &sd, 4, 1, &spacked));
+    if (packed && spacked && c->k->conv2d_fwd_packed && !d.nd && sd.oc == d.oc) {
+        const kn_conv_side side = {spacked, c->out[1]->data, &sep};
+        const kn_status st = c->k->conv2d_fwd_packed(&d.d2, x->data, packed, c->out[0]->data, &ep, &side, c->ws);
+        if (st != KN_ERR_UNSUPPORTED) return st; /* unsupported writes nothing: go the long way */
+    }
+    KN_TRY(kn_conv_geom_fwd(c->k, &d, x->data, c->in[1]->data, packed, c->out[0]->data, &ep, c->ws));
+    return kn_conv_geom_fwd(c->k, &sd, x->data, c->in[4]->data, spacked, c->out[1]->data, &sep, c->ws);
+}
+
 static kn_status fused_conv_infer(kn_op_ctx *c)
 {
     KN_TRY(kn_conv_infer(c, true));
+    if (has_side(c)) return side_infer(c);
+    if (c->node->n_outputs > 1)
+        return kn_node_error(c->node, KN_ERR_INVALID, "a second output needs the side weights (input 4)");
     conv_pool pl;
     KN_TRY(read_pool(c, &pl));
     if (!pl.on) return KN_OK;
@@ -69,6 +146,13 @@ static size_t floats_bytes(int64_t n) { return ((size_t)n * sizeof(float) + 63) 
 
 static size_t fused_conv_workspace(kn_op_ctx *c)
 {
+    if (has_side(c)) {
+        kn_conv_geom d, sd;
+        if (kn_conv_desc(c, &d) != KN_OK) return 0;
+        side_geom(c, &d, &sd);
+        const size_t a = kn_conv_kernel_ws(c, &d), b = kn_conv_kernel_ws(c, &sd);
+        return a > b ? a : b;
+    }
     conv_pool pl;
     if (read_pool(c, &pl) != KN_OK || !pl.on) return kn_conv_workspace(c);
     kn_conv_geom d;
@@ -90,6 +174,7 @@ static kn_status fused_conv_forward(kn_op_ctx *c)
     kn_act act;
     float alpha, beta;
     KN_TRY(kn_fused_activation(c->node, &act, &alpha, &beta));
+    if (has_side(c)) return side_forward(c, act, alpha, beta);
     conv_pool pl;
     KN_TRY(read_pool(c, &pl));
     if (!pl.on) return kn_conv_forward(c, KN_IN(c, 3), act, alpha, beta);
@@ -150,6 +235,6 @@ static kn_status fused_conv_forward(kn_op_ctx *c)
 }
 
 const kn_op_def kn_op_fused_conv = {
-    .name = "FusedConv", .domain = "kiln", .min_inputs = 2, .max_inputs = 4, .min_outputs = 1, .max_outputs = 1,
+    .name = "FusedConv", .domain = "kiln", .min_inputs = 2, .max_inputs = 6, .min_outputs = 1, .max_outputs = 2,
     .infer = fused_conv_infer, .forward = fused_conv_forward, .workspace = fused_conv_workspace,
 };

@@ -212,23 +212,28 @@ kn_status kn_conv_geom_fwd(const kn_kernels *k, const kn_conv_geom *g, const flo
                            const float *packed, float *y, const kn_epilogue *ep, void *ws)
 {
     if (g->nd) return KN_KCALL(k, convnd_fwd, &g->dn, x, w, y, ep, ws);
-    if (packed && k->conv2d_fwd_packed) return k->conv2d_fwd_packed(&g->d2, x, packed, y, ep, ws);
+    if (packed && k->conv2d_fwd_packed) return k->conv2d_fwd_packed(&g->d2, x, packed, y, ep, NULL, ws);
     return KN_KCALL(k, conv2d_fwd, &g->d2, x, w, y, ep, ws);
 }
 
 kn_status kn_conv_packed_w(kn_op_ctx *c, const kn_conv_geom *d, const float **packed)
 {
+    return kn_conv_packed_w_at(c, d, 1, 0, packed);
+}
+
+kn_status kn_conv_packed_w_at(kn_op_ctx *c, const kn_conv_geom *d, int input, int slot, const float **packed)
+{
     *packed = NULL;
-    const int wid = c->node->inputs[1];
+    const int wid = c->node->n_inputs > input ? c->node->inputs[input] : -1;
     if (!c->prepack || d->nd || !c->k->conv2d_packed_floats || !c->k->conv2d_pack_w || wid < 0) return KN_OK;
     const kn_value_kind kind = c->graph->values[wid].kind;
     if (kind != KN_VALUE_PARAM && kind != KN_VALUE_CONST) return KN_OK;
     const int64_t floats = c->k->conv2d_packed_floats(&d->d2);
     if (floats <= 0) return KN_OK;
-    kn_tensor *st = &c->state[0];
+    kn_tensor *st = &c->state[slot];
     bool fresh;
     KN_TRY(kn_tensor_ensure_on(st, KN_FLOAT, 1, &floats, c->device, &fresh));
-    kn_status s = fresh ? c->k->conv2d_pack_w(&d->d2, c->in[1]->data, st->data) : KN_OK;
+    kn_status s = fresh ? c->k->conv2d_pack_w(&d->d2, c->in[input]->data, st->data) : KN_OK;
     if (s != KN_OK) {
         kn_tensor_release(st); /* a half-packed copy must not be reused */
         return s;

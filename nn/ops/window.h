@@ -62,6 +62,8 @@ kn_status kn_conv_geom_fwd(const kn_kernels *k, const kn_conv_geom *g, const flo
  * inference sessions (c->prepack), for a constant W and a 2-D geometry the kernel takes;
  * packed on the first run, NULL otherwise (then pass NULL to kn_conv_geom_fwd). */
 kn_status kn_conv_packed_w(kn_op_ctx *c, const kn_conv_geom *d, const float **packed);
+/* The same for the weights of input `input`, kept in c->state[slot] (FusedConv's side 1x1). */
+kn_status kn_conv_packed_w_at(kn_op_ctx *c, const kn_conv_geom *d, int input, int slot, const float **packed);
 /* A Conv/FusedConv node's geometry for this run's input shapes, and its kernel scratch
  * (64-byte multiple). */
 kn_status kn_conv_desc(const kn_op_ctx *c, kn_conv_geom *d);

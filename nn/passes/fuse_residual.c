@@ -7,14 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool same_static_shape(const kn_value *a, const kn_value *b)
-{
-    if (a->ndim < 0 || a->ndim != b->ndim) return false;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->shape[i] != b->shape[i]) return false; /* unknown dims (-1) match only when both derive from the batch */
-    return true;
-}
-
 kn_status kn_pass_fuse_residual(kn_graph *g, int *changes)
 {
     *changes = 0;
@@ -27,7 +19,7 @@ kn_status kn_pass_fuse_residual(kn_graph *g, int *changes)
             if (ci < 0 || z < 0 || y == z || kn_graph_is_output(g, y) || kn_pass_single_consumer(g, y) != ai) continue;
             kn_node *conv = &g->nodes[ci];
             if (strcmp(conv->op_type, "Conv") || conv->n_outputs != 1) continue;
-            if (!same_static_shape(&g->values[y], &g->values[z]) || g->values[z].dtype != KN_FLOAT) continue;
+            if (!kn_pass_same_static_shape(&g->values[y], &g->values[z]) || g->values[z].dtype != KN_FLOAT) continue;
             /* Z must be computed before the conv runs; any value not produced downstream of the conv is.
              * The session orders by data dependencies, so adding z as an input keeps the graph acyclic
              * unless z depends on y — impossible here since y's only consumer is this Add. */

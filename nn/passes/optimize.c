@@ -16,6 +16,7 @@ static const struct { const char *name; int level; pass_fn fn; } pipeline[] = {
     {"fuse_hardswish", 2, kn_pass_fuse_hardswish},
     {"fuse_activation", 2, kn_pass_fuse_activation},
     {"fuse_pool", 2, kn_pass_fuse_pool},
+    {"fuse_side_conv", 2, kn_pass_fuse_side_conv},
     {"pretranspose_gemm", 2, kn_pass_pretranspose_gemm},
     {"remove_dead", 1, kn_pass_remove_dead},
 };

@@ -8,7 +8,9 @@
  *            -> HardSwish), fuse_activation (Conv/Gemm +
  *            Relu/LeakyRelu/Clip/Sigmoid/HardSwish/Tanh -> kiln.Fused*),
  *            fuse_pool (Conv/FusedConv + unpadded 2-D MaxPool -> FusedConv with a pooling
- *            epilogue), pretranspose_gemm (constant Gemm weights stored as B, not B^T); the
+ *            epilogue), fuse_side_conv (a 1x1 Conv of the same input with the same strides
+ *            -> the side output of a FusedConv: ResNet's projection shortcut),
+ *            pretranspose_gemm (constant Gemm weights stored as B, not B^T); the
  *            session adds memory planning at level 2.
  *
  * Each pass matches only when it is safe: the intermediate it removes has no
@@ -55,11 +57,14 @@ kn_status kn_pass_fuse_hardswish(kn_graph *g, int *changes);
 kn_status kn_pass_fuse_activation(kn_graph *g, int *changes);
 kn_status kn_pass_pretranspose_gemm(kn_graph *g, int *changes);
 kn_status kn_pass_fuse_pool(kn_graph *g, int *changes);
+kn_status kn_pass_fuse_side_conv(kn_graph *g, int *changes);
 
 /* Shared helpers (nn/passes/util.c). */
 /* The only live consumer node of value v, or -1 when it has none or several. */
 int kn_pass_single_consumer(const kn_graph *g, int v);
 bool kn_pass_is_const(const kn_graph *g, int v);
+/* Same rank and dims as statically inferred (an unknown dim matches only an unknown one). */
+bool kn_pass_same_static_shape(const kn_value *a, const kn_value *b);
 /* Replace every use of value `from` by `to` in live nodes. */
 void kn_pass_replace_uses(kn_graph *g, int from, int to);
 /* Make node `n`'s output slot `slot` write value `v` instead (v must have no producer). */

@@ -21,6 +21,14 @@ int kn_pass_single_consumer(const kn_graph *g, int v)
     return uses == 1 ? node : -1;
 }
 
+bool kn_pass_same_static_shape(const kn_value *a, const kn_value *b)
+{
+    if (a->ndim < 0 || a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return false; /* unknown dims (-1) match only when both derive from the batch */
+    return true;
+}
+
 bool kn_pass_is_const(const kn_graph *g, int v)
 {
     return v >= 0 && (g->values[v].kind == KN_VALUE_CONST || g->values[v].kind == KN_VALUE_PARAM) &&
