@@ -3,7 +3,7 @@
  * block's first 3x3) becomes the side output of that convolution's kiln.FusedConv
  * (inputs Ws, Bs; output 1). The packed CPU kernel then computes it while the input rows
  * are in cache, in the same parallel region: resnet_small's downsampling block at batch 1,
- * /tmp harness of 2026-11-27 ~19:40, 2 threads: 21 us for the pair run apart, 16 us
+ * /tmp harness of 2026-11-27 ~19:14, 2 threads: 21 us for the pair run apart, 16 us
  * together. Matches only a plain Conv side (no activation, residual or pooling) with
  * constant weights, beside a 2-D, group-1 Conv/FusedConv with constant weights and no
  * residual Z or pooling, whose outputs have the same static shape. Export writes the
