@@ -177,6 +177,9 @@ static void estimate(const kn_op_ctx *c, double *flops, double *bytes)
             const double ch = (double)((y->shape[2] - 1) * ps[0] + pk[0]), cw = (double)((y->shape[3] - 1) * ps[1] + pk[1]);
             f *= ch * cw / ((double)y->shape[2] * (double)y->shape[3]);
         }
+        const kn_tensor *ws = KN_IN(c, 4), *ys = c->n_out > 1 ? c->out[1] : NULL; /* a side 1x1 */
+        if (!strcmp(op, "FusedConv") && ws && ys && ws->ndim >= 1 && ws->shape[0] > 0)
+            f += 2.0 * numel(ys) * (numel(ws) / (double)ws->shape[0]);
     } else if (!strcmp(op, "ConvTranspose") && w && w->ndim >= 1 && w->shape[0] > 0) {
         /* W is [C, M/group, k...]: each input element scatters numel(W) / C products */
         f = 2.0 * numel(x) * (numel(w) / (double)w->shape[0]);

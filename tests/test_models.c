@@ -137,6 +137,37 @@ Test(models, o2_folds_batchnorm_and_fuses_activations)
     }
 }
 
+/* resnet_small at O2: the downsampling block's 1x1 shortcut rides along its first conv
+ * (fuse_side_conv), whose profile counts both convolutions' work. */
+Test(models, resnet_shortcut_joins_block3_conv1_and_is_profiled)
+{
+    kn_graph *g;
+    kn_session *s;
+    T_OK(kn_onnx_load(MODELS "/resnet_small_op13/model.onnx", &g));
+    kn_session_opts o = kn_session_defaults();
+    o.level = 2;
+    o.profile = true;
+    T_OK(kn_session_create(&s, g, &o));
+    kn_tensor x = t_new_rand(6, 0, 1, 4, 2, 1, 28, 28);
+    const kn_tensor *feed[1] = {&x};
+    T_OK(kn_session_run(s, feed, 1));
+    kn_node_profile p[16];
+    const int n = kn_session_profile(s, p, 16);
+    int found = 0;
+    for (int i = 0; i < n && i < 16; i++)
+        if (strstr(p[i].name, "shortcut")) {
+            found++;
+            cr_assert(!strcmp(p[i].op_type, "FusedConv") && strstr(p[i].name, "block3/conv1"), "%s (%s)", p[i].name, p[i].op_type);
+            /* 3x3 16->32 stride 2 and 1x1 16->32 stride 2, 14x14 outputs, batch 2 */
+            const double want = 2.0 * 2 * 32 * 14 * 14 * (16 * 9) + 2.0 * 2 * 32 * 14 * 14 * 16;
+            cr_assert_float_eq(p[i].flops, want, 0.5, "flops %g, want %g", p[i].flops, want);
+        }
+    cr_assert_eq(found, 1, "one node holds the shortcut");
+    kn_session_free(s);
+    kn_tensor_release(&x);
+    kn_graph_free(g);
+}
+
 Test(models, profile_counts_flops_bytes_and_events)
 {
     kn_graph *g;
