@@ -89,6 +89,43 @@ Test(pool_kernel, many_planes_parallel)
                              .pad_l = 1, .pad_b = 1, .pad_r = 1, .dil_h = 1, .dil_w = 1));
 }
 
+/* 2x2 stride 2 without argmax (the vector row kernel): widths that end mid-vector, odd
+ * (the last column unread), and over 16 outputs; NaNs win over numbers and the first NaN
+ * stays, tied zeros keep the earlier tap's sign (the scalar rule, MAX_TAKE). */
+Test(pool_kernel, max_2x2_stride2_rows_nan_and_signed_zero)
+{
+    const kn_kernels *k = kn_kernels_get(KN_CPU);
+    const int64_t widths[] = {2, 9, 28, 31, 33, 64, 70};
+    for (size_t wi = 0; wi < sizeof widths / sizeof *widths; wi++) {
+        kn_pool2d_desc d = PDESC(.n = 2, .c = 3, .h = 7, .w = widths[wi], .kh = 2, .kw = 2, .stride_h = 2, .stride_w = 2,
+                                 .dil_h = 1, .dil_w = 1);
+        d.oh = (d.h - 2) / 2 + 1;
+        d.ow = (d.w - 2) / 2 + 1;
+        const int64_t nx = d.n * d.c * d.h * d.w, ny = d.n * d.c * d.oh * d.ow;
+        kn_tensor x = t_new_rand(7, -1, 1, 1, (int)nx), y = t_new(1, (int)ny);
+        float *X = x.data, *Y = y.data;
+        for (int64_t i = 0; i < nx; i += 5) X[i] = (i / 5) % 3 == 0 ? NAN : (i / 5) % 3 == 1 ? -0.0f : 0.0f;
+        for (int64_t i = 3; i < nx; i += 11) X[i] = i % 2 ? 0.0f : -0.0f;
+        T_OK(k->maxpool2d_fwd(&d, X, Y, NULL));
+        for (int64_t p = 0; p < d.n * d.c; p++)
+            for (int64_t oy = 0; oy < d.oh; oy++)
+                for (int64_t ox = 0; ox < d.ow; ox++) {
+                    const float *r0 = X + (p * d.h + 2 * oy) * d.w + 2 * ox, *r1 = r0 + d.w;
+                    const float taps[4] = {r0[0], r0[1], r1[0], r1[1]};
+                    float best = taps[0];
+                    for (int t = 1; t < 4; t++)
+                        if (taps[t] > best || (isnan(taps[t]) && !isnan(best))) best = taps[t];
+                    const float got = Y[(p * d.oh + oy) * d.ow + ox];
+                    cr_assert(isnan(best) ? isnan(got) : (got == best && signbit(got) == signbit(best)),
+                              "w=%lld plane %lld (%lld,%lld): %g (sign %d), want %g (sign %d)", (long long)d.w,
+                              (long long)p, (long long)oy, (long long)ox, (double)got, signbit(got) != 0,
+                              (double)best, signbit(best) != 0);
+                }
+        kn_tensor_release(&x);
+        kn_tensor_release(&y);
+    }
+}
+
 /* ---- ops ---- */
 
 static int pool_graph(kn_graph **g, const char *op, const kn_tensor *x, int n_out)

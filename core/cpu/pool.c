@@ -61,6 +61,40 @@ static inline window window_at(const kn_pool2d_desc *d, int64_t oy, int64_t ox)
         arg = take_ ? (i) : arg;                                                        \
     } while (0)
 
+#if defined(__AVX512F__)
+/* MAX_SEL on 16 lanes: v replaces best where v > best, or v is NaN and best is not. */
+static inline __m512 max_sel16(__m512 best, __m512 v)
+{
+    const __mmask16 gt = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q);
+    return _mm512_mask_blend_ps(gt | nan, best, v);
+}
+
+/* One output row of a 2x2 stride-2 max pool, values only, 16 outputs at a time: each
+ * input row's 32 floats split into even and odd columns by two permutes, then the taps in
+ * MAX_SEL's order (row 0 even, odd, row 1 even, odd), so NaNs and tied zeros come out as
+ * in the scalar loop. Masked loads read only the 2 * ow columns the windows cover.
+ * LeNet's 6x28x28 -> 14x14 at batch 1: ~0.9 -> ~0.3 us (kiln profile, about 19:50). */
+static void maxpool2x2_row16(const float *r0, const float *r1, float *yr, int64_t ow)
+{
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int64_t o = 0; o < ow; o += 16) {
+        const int64_t n = ow - o < 16 ? ow - o : 16, cols = 2 * n;
+        const __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xFFFFu : (1u << cols) - 1u);
+        const __mmask16 m1 = (__mmask16)(cols > 16 ? (1u << (cols - 16)) - 1u : 0u);
+        const float *a = r0 + 2 * o, *b = r1 + 2 * o;
+        const __m512 a0 = _mm512_maskz_loadu_ps(m0, a), a1 = _mm512_maskz_loadu_ps(m1, a + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+        __m512 best = _mm512_permutex2var_ps(a0, even, a1);
+        best = max_sel16(best, _mm512_permutex2var_ps(a0, odd, a1));
+        best = max_sel16(best, _mm512_permutex2var_ps(b0, even, b1));
+        best = max_sel16(best, _mm512_permutex2var_ps(b0, odd, b1));
+        _mm512_mask_storeu_ps(yr + o, (__mmask16)((1u << n) - 1u), best);
+    }
+}
+#endif
+
 /* Windows that never touch padding (no padding, dilation 1, every window inside the
  * input): no per-window tap clipping; 2x2 stride 2 (LeNet, VGG) fully unrolled. */
 /* One plane of maxpool_interior. */
@@ -89,6 +123,10 @@ static void maxpool_interior_plane(const kn_pool2d_desc *d, const float *x, floa
                     ar[ox] = arg;
                 }
             } else {
+#if defined(__AVX512F__)
+                maxpool2x2_row16(r0, r1, yr, ow);
+                continue;
+#endif
                 #pragma omp simd
                 for (int64_t ox = 0; ox < ow; ox++) {
                     float best = r0[2 * ox];
