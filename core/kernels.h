@@ -43,17 +43,22 @@ typedef struct kn_epilogue {
     float alpha, beta;
 } kn_epilogue;
 
-/* A 1x1 convolution riding along a packed convolution (conv2d_fwd_packed): same input,
- * same strides, same number of output channels, no padding, so its output pixel (oy, ox)
- * reads the input pixel under the main kernel's tap (pad_t, pad_l). A ResNet block's
- * projection shortcut beside its first 3x3: computed in the same pass over the input,
- * while the rows are in cache, and in the same parallel region. packed is its weights
- * packed by conv2d_pack_w for the 1x1 geometry; y is [n, oc, oh, ow]; ep may be NULL. */
-typedef struct kn_conv_side {
-    const float *packed;
-    float *y;
-    const kn_epilogue *ep;
-} kn_conv_side;
+/* What a packed convolution (conv2d_fwd_packed) can do besides its output.
+ * - A side 1x1 convolution (side_packed non-NULL): same input, same strides, same number
+ *   of output channels, no padding, so its output pixel (oy, ox) reads the input pixel
+ *   under the main kernel's tap (pad_t, pad_l). A ResNet block's projection shortcut
+ *   beside its first 3x3: computed in the same pass over the input, while the rows are in
+ *   cache, and in the same parallel region. side_packed is its weights packed by
+ *   conv2d_pack_w for the 1x1 geometry; side_y is [n, oc, oh, ow]; side_ep may be NULL.
+ * - pool2x2: y is not the convolution's output but its 2x2 stride-2 max pooling (floor:
+ *   [n, oc, oh / 2, ow / 2]), taken in registers from the activated tiles, so the full
+ *   output never goes to memory (LeNet's conv -> ReLU -> MaxPool). Not with a residual. */
+typedef struct kn_conv_extra {
+    const float *side_packed;
+    float *side_y;
+    const kn_epilogue *side_ep;
+    bool pool2x2;
+} kn_conv_extra;
 
 /* Apply an activation in place over n floats (the reference the epilogues match). */
 float kn_act_apply(kn_act act, float alpha, float beta, float x);
@@ -176,14 +181,14 @@ typedef struct kn_kernels {
     /* Inference convolution on weights packed once: conv2d_packed_floats(d) floats (0 when
      * the backend's packed kernel does not handle d: use conv2d_fwd) hold w packed by
      * conv2d_pack_w; conv2d_fwd_packed is conv2d_fwd on them, with conv2d_workspace(d)
-     * bytes of scratch. The packing depends on c, oc and the kernel size, not on n. side
-     * (NULL for none) adds a 1x1 convolution of the same input (kn_conv_side); a geometry
-     * the pair does not handle returns KN_ERR_UNSUPPORTED and writes nothing. NULL where
-     * the backend has none. */
+     * bytes of scratch. The packing depends on c, oc and the kernel size, not on n. extra
+     * (NULL for none) adds a side 1x1 or a pooling (kn_conv_extra); what the kernel does
+     * not handle returns KN_ERR_UNSUPPORTED and writes nothing. NULL where the backend
+     * has none. */
     int64_t (*conv2d_packed_floats)(const kn_conv2d_desc *d);
     kn_status (*conv2d_pack_w)(const kn_conv2d_desc *d, const float *w, float *packed);
     kn_status (*conv2d_fwd_packed)(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
-                                   const kn_epilogue *ep, const kn_conv_side *side, void *ws);
+                                   const kn_epilogue *ep, const kn_conv_extra *extra, void *ws);
     kn_status (*conv2d_bwd_data)(const kn_conv2d_desc *d, const float *w, const float *gy,
                                  float *gx, void *ws);
     kn_status (*conv2d_bwd_filter)(const kn_conv2d_desc *d, const float *x, const float *gy,

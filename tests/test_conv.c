@@ -819,7 +819,7 @@ Test(conv_packed, padding_read_in_place)
     cr_expect_gt(kn_cpu_conv2d_packed_workspace(&wide), 0, "5x5 pad 2 needs the zero-bordered copy");
 }
 
-/* The packed kernel with a side 1x1 (kn_conv_side) against the two reference
+/* The packed kernel with a side 1x1 (kn_conv_extra) against the two reference
  * convolutions: main with bias, residual and ReLU, side with bias; one image (rows split
  * across threads) and several, padding read in place and copied (5x5 pad 2: the side
  * reads tap (2, 2)), strides 1 and 2. A side that does not fit is refused untouched. */
@@ -842,14 +842,14 @@ static void check_packed_pair(kn_conv2d_desc d)
     T_OK(k->conv2d_pack_w(&sd, sw, spk));
     kn_epilogue ep = {.bias = b, .bias_per_row = true, .residual = res, .act = KN_ACT_RELU};
     kn_epilogue sep = {.bias = sb, .bias_per_row = true};
-    const kn_conv_side side = {spk, sy, &sep};
+    const kn_conv_extra side = {.side_packed = spk, .side_y = sy, .side_ep = &sep};
     T_OK(k->conv2d_fwd_packed(&d, x, pk, y, &ep, &side, ws));
     ref_fwd(&d, x, w, b, res, true, ref);
     ref_fwd(&sd, x, sw, sb, NULL, false, sref);
     T_ASSERT_CLOSE(y, ref, ny, 1e-4, 1e-5);
     T_ASSERT_CLOSE(sy, sref, ny, 1e-4, 1e-5);
     kn_epilogue tanh_ep = {.act = KN_ACT_TANH};
-    const kn_conv_side no = {spk, sy, &tanh_ep}; /* Tanh is applied after the kernel: not in a side */
+    const kn_conv_extra no = {.side_packed = spk, .side_y = sy, .side_ep = &tanh_ep}; /* Tanh is applied after the kernel: not in a side */
     memcpy(ref, y, sizeof(float) * (size_t)ny);
     cr_assert_eq(k->conv2d_fwd_packed(&d, x, pk, y, &ep, &no, ws), KN_ERR_UNSUPPORTED);
     cr_assert(!memcmp(ref, y, sizeof(float) * (size_t)ny), "a refused pair writes nothing");
@@ -866,6 +866,70 @@ Test(conv_packed, side_1x1_in_the_same_pass)
     check_packed_pair(DESC(.n = 1, .c = 20, .h = 12, .w = 12, .oc = 16, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1));
     check_packed_pair(DESC(.n = 2, .c = 16, .h = 11, .w = 13, .oc = 24, .kh = 5, .kw = 5, .pad_t = 2, .pad_l = 2, .pad_b = 2, .pad_r = 2));
     check_packed_pair(DESC(.n = 2, .c = 16, .h = 9, .w = 9, .oc = 48, .kh = 1, .kw = 1));
+}
+
+/* The packed kernel writing the 2x2 stride-2 max pooling of its activated output
+ * (kn_conv_extra.pool2x2) against the reference conv then a scalar pool: LeNet's conv2,
+ * odd output sizes (the last row and column dropped), pooled rows split into chunks,
+ * two channel vectors, stride 2, a non-monotonic activation (HardSwish: applied before
+ * the max), one image and several; padding or a residual are refused untouched. */
+static void check_packed_pool(kn_conv2d_desc d, kn_act act)
+{
+    const kn_kernels *k = kn_kernels_get(KN_CPU);
+    finish_desc(&d);
+    const int64_t ph = d.oh / 2, pw = d.ow / 2, ny = d.n * d.oc * d.oh * d.ow, npool = d.n * d.oc * ph * pw;
+    float *x = frand(d.n * d.c * d.h * d.w, 71), *w = frand(d.oc * d.c * d.kh * d.kw, 72), *b = frand(d.oc, 73);
+    float *raw = frand(ny, 74), *y = frand(npool, 75), *pk = frand(k->conv2d_packed_floats(&d), 76);
+    void *ws = kn_host_alloc(k->conv2d_workspace(&d) + 1);
+    T_OK(k->conv2d_pack_w(&d, w, pk));
+    kn_epilogue ep = {.bias = b, .bias_per_row = true, .act = act, .alpha = 0.1f, .beta = 0.3f};
+    const kn_conv_extra pool = {.pool2x2 = true};
+    T_OK(k->conv2d_fwd_packed(&d, x, pk, y, &ep, &pool, ws));
+    ref_fwd(&d, x, w, NULL, NULL, false, raw);
+    const int64_t p = d.oh * d.ow;
+    for (int64_t i = 0; i < ny; i++) raw[i] = kn_act_apply(act, 0.1f, 0.3f, raw[i] + b[i / p % d.oc]);
+    for (int64_t pl = 0; pl < d.n * d.oc; pl++)
+        for (int64_t py = 0; py < ph; py++)
+            for (int64_t px = 0; px < pw; px++) {
+                const float *r = raw + pl * p + 2 * py * d.ow + 2 * px;
+                float m = r[0];
+                m = r[1] > m ? r[1] : m;
+                m = r[d.ow] > m ? r[d.ow] : m;
+                m = r[d.ow + 1] > m ? r[d.ow + 1] : m;
+                const float got = y[(pl * ph + py) * pw + px];
+                cr_assert(fabsf(got - m) <= 1e-4f + 1e-4f * fabsf(m), "%lldx%lld %lld->%lld n=%lld plane %lld (%lld,%lld): %g, want %g",
+                          (long long)d.h, (long long)d.w, (long long)d.c, (long long)d.oc, (long long)d.n, (long long)pl,
+                          (long long)py, (long long)px, (double)got, (double)m);
+            }
+    float *bufs[] = {x, w, b, raw, y, pk};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) kn_host_free(bufs[i]);
+    kn_host_free(ws);
+}
+
+Test(conv_packed, pooled_2x2_in_registers)
+{
+    NEED_PACKED_CONV();
+    check_packed_pool(DESC(.n = 1, .c = 6, .h = 14, .w = 14, .oc = 16, .kh = 5, .kw = 5), KN_ACT_RELU);
+    check_packed_pool(DESC(.n = 3, .c = 6, .h = 14, .w = 14, .oc = 16, .kh = 5, .kw = 5), KN_ACT_RELU);
+    check_packed_pool(DESC(.n = 2, .c = 4, .h = 9, .w = 35, .oc = 12 + 8, .kh = 3, .kw = 3), KN_ACT_HARDSWISH);
+    check_packed_pool(DESC(.n = 1, .c = 8, .h = 13, .w = 36, .oc = 16, .kh = 3, .kw = 3), KN_ACT_LEAKY_RELU);
+    check_packed_pool(DESC(.n = 2, .c = 16, .h = 17, .w = 23, .oc = 48, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2), KN_ACT_CLIP);
+    check_packed_pool(DESC(.n = 1, .c = 32, .h = 6, .w = 6, .oc = 16, .kh = 1, .kw = 1), KN_ACT_NONE);
+    const kn_kernels *k = kn_kernels_get(KN_CPU);
+    kn_conv2d_desc d = DESC(.n = 1, .c = 16, .h = 8, .w = 8, .oc = 16, .kh = 3, .kw = 3, .pad_t = 1, .pad_l = 1, .pad_b = 1, .pad_r = 1);
+    finish_desc(&d);
+    float *x = frand(16 * 64, 81), *pk = frand(k->conv2d_packed_floats(&d), 82), *y = frand(16 * 64, 83), *keep = frand(16 * 64, 83);
+    const kn_conv_extra pool = {.pool2x2 = true};
+    cr_assert_eq(k->conv2d_fwd_packed(&d, x, pk, y, NULL, &pool, NULL), KN_ERR_UNSUPPORTED, "padded: refused");
+    d.pad_t = d.pad_l = d.pad_b = d.pad_r = 0;
+    finish_desc(&d);
+    const kn_epilogue res = {.residual = x};
+    cr_assert_eq(k->conv2d_fwd_packed(&d, x, pk, y, &res, &pool, NULL), KN_ERR_UNSUPPORTED, "residual: refused");
+    cr_assert(!memcmp(y, keep, sizeof(float) * 16 * 64), "a refused call writes nothing");
+    kn_host_free(x);
+    kn_host_free(pk);
+    kn_host_free(y);
+    kn_host_free(keep);
 }
 
 /* One image on one thread: no row split. */

@@ -137,20 +137,28 @@ Test(models, o2_folds_batchnorm_and_fuses_activations)
     }
 }
 
+/* A profiling level-2 session of a 1x28x28 model, run once on a batch of random x. */
+static kn_session *profiled_o2(const char *path, int batch, uint64_t seed, kn_graph **g, kn_tensor *x)
+{
+    kn_session *s;
+    T_OK(kn_onnx_load(path, g));
+    kn_session_opts o = kn_session_defaults();
+    o.level = 2;
+    o.profile = true;
+    T_OK(kn_session_create(&s, *g, &o));
+    *x = t_new_rand(seed, 0, 1, 4, batch, 1, 28, 28);
+    const kn_tensor *feed[1] = {x};
+    T_OK(kn_session_run(s, feed, 1));
+    return s;
+}
+
 /* resnet_small at O2: the downsampling block's 1x1 shortcut rides along its first conv
  * (fuse_side_conv), whose profile counts both convolutions' work. */
 Test(models, resnet_shortcut_joins_block3_conv1_and_is_profiled)
 {
     kn_graph *g;
-    kn_session *s;
-    T_OK(kn_onnx_load(MODELS "/resnet_small_op13/model.onnx", &g));
-    kn_session_opts o = kn_session_defaults();
-    o.level = 2;
-    o.profile = true;
-    T_OK(kn_session_create(&s, g, &o));
-    kn_tensor x = t_new_rand(6, 0, 1, 4, 2, 1, 28, 28);
-    const kn_tensor *feed[1] = {&x};
-    T_OK(kn_session_run(s, feed, 1));
+    kn_tensor x;
+    kn_session *s = profiled_o2(MODELS "/resnet_small_op13/model.onnx", 2, 6, &g, &x);
     kn_node_profile p[16];
     const int n = kn_session_profile(s, p, 16);
     int found = 0;
@@ -171,15 +179,9 @@ Test(models, resnet_shortcut_joins_block3_conv1_and_is_profiled)
 Test(models, profile_counts_flops_bytes_and_events)
 {
     kn_graph *g;
-    kn_session *s;
-    T_OK(kn_onnx_load(MODELS "/lenet_bn_op13/model.onnx", &g));
-    kn_session_opts o = kn_session_defaults();
-    o.level = 2;
-    o.profile = true;
-    T_OK(kn_session_create(&s, g, &o));
-    kn_tensor x = t_new_rand(5, 0, 1, 4, 4, 1, 28, 28);
+    kn_tensor x;
+    kn_session *s = profiled_o2(MODELS "/lenet_bn_op13/model.onnx", 4, 5, &g, &x);
     const kn_tensor *feed[1] = {&x};
-    T_OK(kn_session_run(s, feed, 1));
     kn_session_profile_reset(s);
     cr_assert_eq(kn_session_profile_events(s, NULL, 0), 0, "reset forgets events");
     for (int i = 0; i < 3; i++) T_OK(kn_session_run(s, feed, 1));
@@ -217,7 +219,8 @@ Test(models, profile_counts_flops_bytes_and_events)
     }
     kn_session_free(s);
     /* profiling off: nothing recorded, and asking for a trace is an error */
-    o.profile = false;
+    kn_session_opts o = kn_session_defaults();
+    o.level = 2;
     T_OK(kn_session_create(&s, g, &o));
     T_OK(kn_session_run(s, feed, 1));
     cr_assert_eq(kn_session_profile(s, NULL, 0), 0);

@@ -19,7 +19,7 @@ int64_t kn_cpu_conv2d_packed_floats(const kn_conv2d_desc *d);
 size_t kn_cpu_conv2d_packed_workspace(const kn_conv2d_desc *d);
 kn_status kn_cpu_conv2d_pack_w(const kn_conv2d_desc *d, const float *w, float *packed);
 kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
-                                   const kn_epilogue *ep, const kn_conv_side *side, void *ws);
+                                   const kn_epilogue *ep, const kn_conv_extra *extra, void *ws);
 
 /* pgemm.c: inference GEMM on prepacked weights (AVX-512 builds; elsewhere unavailable) */
 bool kn_cpu_gemm_packed_available(void);

@@ -16,7 +16,9 @@
  * It needs at least 16 output channels to fill the vector; fewer stay on conv.c.
  * Padding: with at most one padded column a side (3x3 "same") the tiles read the input
  * in place and skip the taps that fall in the padding; wider padding copies each image
- * once into zero-bordered planes (rows and borders written in one pass). */
+ * once into zero-bordered planes (rows and borders written in one pass).
+ * Extras (kn_conv_extra): a side 1x1 of the same input computed tile by tile beside the
+ * main one, or a 2x2 stride-2 max pooling taken from two-row tiles in registers. */
 #include "core/cpu/cpu.h"
 
 #ifdef _OPENMP
@@ -195,6 +197,80 @@ static const tile_fn tiles[MAXP1 + 1][2][2] = {
     E1(26), E1(27), E1(28),
 };
 
+/* Pooled tiles (kn_conv_extra.pool2x2) of an unpadded convolution: conv rows 2py and
+ * 2py + 1, NQ * 2 pixels each, x 16 * NV channels (2 * 2NQ * NV accumulators <= 28), the
+ * bias and activation applied in [pixel][channel] form (bias per lane), then each 2x2
+ * window's max in the scalar pool's tap order (kn_max_sel16), transposed and stored as NQ
+ * pooled pixels per channel. rs is the input offset between the two conv rows. */
+#define PQ1 7 /* pooled pixels per tile with one channel vector */
+#define PQ2 3 /* with two */
+static inline __attribute__((always_inline)) void tile_pool(const float *xb, int64_t off, int64_t rs, int64_t plane,
+                                                             int64_t wp, int64_t c, int64_t kh, int64_t kw,
+                                                             const float *w, float *y, int64_t pp, int64_t ob,
+                                                             const cv_epi *e, const int NV, const int NQ, const int S)
+{
+    const int NP = 2 * NQ;
+    __m512 acc[4 * PQ1][2];
+    #pragma GCC unroll 28
+    for (int j = 0; j < 2 * NP; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+    const int64_t vw = 16 * NV;
+    for (int64_t ci = 0; ci < c; ci++)
+        for (int64_t ki = 0; ki < kh; ki++) {
+            const int64_t ro = off + ci * plane + ki * wp;
+            const float *wr = w + (ci * kh + ki) * kw * vw;
+            for (int64_t kj = 0; kj < kw; kj++, wr += vw) {
+                const __m512 w0 = _mm512_loadu_ps(wr), w1 = NV > 1 ? _mm512_loadu_ps(wr + 16) : w0;
+                #pragma GCC unroll 28
+                for (int j = 0; j < 2 * NP; j++) {
+                    const __m512 b = _mm512_set1_ps(xb[ro + (j >= NP ? rs : 0) + (j % NP) * S + kj]);
+                    acc[j][0] = _mm512_fmadd_ps(b, w0, acc[j][0]);
+                    if (NV > 1) acc[j][1] = _mm512_fmadd_ps(b, w1, acc[j][1]);
+                }
+            }
+        }
+    #pragma GCC unroll 2
+    for (int v = 0; v < NV; v++) {
+        const int64_t nch = ob - 16 * v < 16 ? ob - 16 * v : 16;
+        if (nch <= 0) break;
+        const __mmask16 cm = (__mmask16)(nch >= 16 ? 0xFFFFu : (1u << nch) - 1u);
+        const __m512 bias = e->bias ? _mm512_maskz_loadu_ps(cm, e->bias + 16 * v) : _mm512_setzero_ps();
+        #pragma GCC unroll 28
+        for (int j = 0; j < 2 * NP; j++) acc[j][v] = kn_act_vec(_mm512_add_ps(acc[j][v], bias), e->act, e->alpha, e->beta);
+        __m512 t[16];
+        #pragma GCC unroll 16
+        for (int q = 0; q < 16; q++) {
+            if (q < NQ) {
+                __m512 m = kn_max_sel16(acc[2 * q][v], acc[2 * q + 1][v]);
+                m = kn_max_sel16(m, acc[NP + 2 * q][v]);
+                t[q] = kn_max_sel16(m, acc[NP + 2 * q + 1][v]);
+            } else {
+                t[q] = _mm512_setzero_ps();
+            }
+        }
+        tr16x16(t);
+        const __mmask16 m = (__mmask16)((1u << NQ) - 1u);
+        for (int64_t o = 0; o < nch; o++) _mm512_mask_storeu_ps(y + (16 * v + o) * pp, m, t[o]);
+    }
+}
+
+typedef void (*tile_pool_fn)(const float *, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                             const float *, float *, int64_t, int64_t, const cv_epi *);
+#define TP(NV, NQ, S)                                                                                          \
+    static void tile_pool_##NV##_##NQ##_##S(const float *xb, int64_t off, int64_t rs, int64_t plane, int64_t wp, \
+                                            int64_t c, int64_t kh, int64_t kw, const float *w, float *y,        \
+                                            int64_t pp, int64_t ob, const cv_epi *e)                            \
+    {                                                                                                          \
+        tile_pool(xb, off, rs, plane, wp, c, kh, kw, w, y, pp, ob, e, NV, NQ, S);                              \
+    }
+#define TP2(NQ) TP(1, NQ, 1) TP(1, NQ, 2) TP(2, NQ, 1) TP(2, NQ, 2)
+#define TP1(NQ) TP(1, NQ, 1) TP(1, NQ, 2)
+TP2(1) TP2(2) TP2(3) TP1(4) TP1(5) TP1(6) TP1(7)
+#define EP2(NQ) {{tile_pool_1_##NQ##_1, tile_pool_1_##NQ##_2}, {tile_pool_2_##NQ##_1, tile_pool_2_##NQ##_2}}
+#define EP1(NQ) {{tile_pool_1_##NQ##_1, tile_pool_1_##NQ##_2}, {NULL, NULL}}
+static const tile_pool_fn pool_tiles[PQ1 + 1][2][2] = {
+    {{NULL, NULL}, {NULL, NULL}}, EP2(1), EP2(2), EP2(3), EP1(4), EP1(5), EP1(6), EP1(7),
+};
+
 /* Zero-bordered copy of padded rows [r0, r1) of every channel of one image: every cell
  * written once, 16 at a time (an expanding load puts a row's columns at their padded
  * lanes; per-row memcpy and scalar border loops made the copy ~15% of a 16->16 3x3
@@ -238,7 +314,7 @@ static int64_t n_tasks(const kn_conv2d_desc *d)
     return (d->oc + vw - 1) / vw * d->oh * ((d->ow + chunk - 1) / chunk);
 }
 
-/* The side 1x1 of one image (kn_conv_side): y and residual already at the image. */
+/* The side 1x1 of one image (kn_conv_extra): y and residual already at the image. */
 typedef struct side_job {
     const float *packed;
     float *y;
@@ -277,6 +353,37 @@ static void run_tiles(const kn_conv2d_desc *d, const float *xb, int64_t h, int64
     }
 }
 
+/* Pooled rows in even chunks of at most PQ1 (one channel vector) or PQ2 pooled pixels. */
+static int64_t pool_chunk(const kn_conv2d_desc *d)
+{
+    const int64_t pw = d->ow / 2, maxq = ocv(d) == 1 ? PQ1 : PQ2, nchunk = (pw + maxq - 1) / maxq;
+    return (pw + nchunk - 1) / nchunk;
+}
+
+static int64_t pool_tasks(const kn_conv2d_desc *d)
+{
+    const int64_t vw = 16 * ocv(d), chunk = pool_chunk(d);
+    return (d->oc + vw - 1) / vw * (d->oh / 2) * ((d->ow / 2 + chunk - 1) / chunk);
+}
+
+/* Pooled tiles [t0, t1) of one unpadded image at xb, numbered channel block, pooled row,
+ * chunk of the row; y is the image's pooled output. */
+static void run_pool_tiles(const kn_conv2d_desc *d, const float *xb, const float *packed, float *y, const cv_epi *base,
+                           int64_t t0, int64_t t1)
+{
+    const int64_t nv = ocv(d), vw = 16 * nv, k = d->c * d->kh * d->kw, ph = d->oh / 2, pw = d->ow / 2, pp = ph * pw;
+    const int64_t chunk = pool_chunk(d), nchunk = (pw + chunk - 1) / chunk, sh = d->stride_h, sw = d->stride_w;
+    const int s = sw == 2;
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t r = t / nchunk, bl = r / ph, py = r % ph, px = t % nchunk * chunk;
+        const int64_t o0 = bl * vw, ob = d->oc - o0 < vw ? d->oc - o0 : vw, nq = pw - px < chunk ? pw - px : chunk;
+        cv_epi e = *base;
+        if (e.bias) e.bias += o0;
+        pool_tiles[nq][nv - 1][s](xb, 2 * py * sh * d->w + 2 * px * sw, sh * d->w, d->h * d->w, d->w, d->c, d->kh, d->kw,
+                                  packed + bl * k * vw, y + o0 * pp + py * pw + px, pp, ob, &e);
+    }
+}
+
 /* Thread t of nt: its share of the images, or of one image's tiles. */
 typedef struct fwd_job {
     const kn_conv2d_desc *d;
@@ -284,7 +391,7 @@ typedef struct fwd_job {
     float *y, *ws;
     cv_epi base;
     int64_t hp, wp, per, ntask, in_img, out_img;
-    bool copy;
+    bool copy, pool;
     const side_job *side; /* NULL: none */
 } fwd_job;
 
@@ -314,13 +421,18 @@ static void fwd_part(const fwd_job *j, int t, int nt)
             pad_image(d, hp, wp, j->x, buf, oy0 * d->stride_h, py1 < hp ? py1 : hp);
             xb = buf;
         }
-        run_tiles(d, xb, h, w, pt, pl, j->packed, j->y, &j->base, j->side, t0, t1);
+        if (j->pool) run_pool_tiles(d, xb, j->packed, j->y, &j->base, t0, t1);
+        else run_tiles(d, xb, h, w, pt, pl, j->packed, j->y, &j->base, j->side, t0, t1);
     } else {
         for (int64_t i = d->n * t / nt; i < d->n * (t + 1) / nt; i++) {
             const float *xb = j->x + i * j->in_img;
             if (j->copy) {
                 pad_image(d, hp, wp, xb, buf, 0, hp);
                 xb = buf;
+            }
+            if (j->pool) {
+                run_pool_tiles(d, xb, j->packed, j->y + i * j->out_img, &j->base, 0, ntask);
+                continue;
             }
             cv_epi e = j->base;
             if (e.residual) e.residual += i * j->out_img;
@@ -335,35 +447,45 @@ static void fwd_part(const fwd_job *j, int t, int nt)
     }
 }
 
-/* Whether a side 1x1 (kn_conv_side) can ride along d: its pixels, under tap (pad_t,
+/* Whether a side 1x1 (kn_conv_extra) can ride along d: its pixels, under tap (pad_t,
  * pad_l), lie inside the input, it packs like d's blocks, its activation is in-vector. */
-static bool side_fits(const kn_conv2d_desc *d, const kn_conv_side *side)
+static bool side_fits(const kn_conv2d_desc *d, const kn_conv_extra *x)
 {
-    const kn_epilogue *ep = side->ep;
+    const kn_epilogue *ep = x->side_ep;
     return d->c >= 16 && d->pad_t < d->kh && d->pad_l < d->kw && (d->oh - 1) * d->stride_h < d->h &&
-           (d->ow - 1) * d->stride_w < d->w && side->packed && side->y && (!ep || kn_act_in_vec(ep->act));
+           (d->ow - 1) * d->stride_w < d->w && x->side_y && (!ep || kn_act_in_vec(ep->act));
+}
+
+/* Whether the pooled tiles take d: unpadded (both conv rows of a tile read whole tap rows),
+ * at least one pooled pixel, no residual, an in-vector activation, no side. */
+static bool pool_fits(const kn_conv2d_desc *d, const kn_epilogue *ep, const kn_conv_extra *x)
+{
+    return !padded(d) && d->oh >= 2 && d->ow >= 2 && !x->side_packed && (!ep || (!ep->residual && kn_act_in_vec(ep->act)));
 }
 
 kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
-                                   const kn_epilogue *ep, const kn_conv_side *side, void *ws)
+                                   const kn_epilogue *ep, const kn_conv_extra *extra, void *ws)
 {
     if (!applies(d)) return kn_error(KN_ERR_UNSUPPORTED, "packed convolution does not apply to this geometry");
-    if (side && !side_fits(d, side))
+    const bool side = extra && extra->side_packed, pool = extra && extra->pool2x2;
+    if (side && !side_fits(d, extra))
         return kn_error(KN_ERR_UNSUPPORTED, "a side 1x1 convolution does not fit this packed convolution");
+    if (pool && !pool_fits(d, ep, extra))
+        return kn_error(KN_ERR_UNSUPPORTED, "the packed convolution pools only unpadded outputs without a residual");
     side_job sd = {0};
     if (side) {
-        sd.packed = side->packed;
-        sd.y = side->y;
-        if (side->ep) {
-            sd.base.bias = side->ep->bias;
-            sd.base.residual = side->ep->residual;
-            sd.base.act = side->ep->act;
-            sd.base.alpha = side->ep->alpha;
-            sd.base.beta = side->ep->beta;
+        sd.packed = extra->side_packed;
+        sd.y = extra->side_y;
+        if (extra->side_ep) {
+            sd.base.bias = extra->side_ep->bias;
+            sd.base.residual = extra->side_ep->residual;
+            sd.base.act = extra->side_ep->act;
+            sd.base.alpha = extra->side_ep->alpha;
+            sd.base.beta = extra->side_ep->beta;
         }
     }
     kn_conv2d_desc flat;
-    if (pointwise(d)) { /* its planes are one row of h * w pixels: full-width tiles */
+    if (pointwise(d) && !pool) { /* its planes are one row of h * w pixels: full-width tiles */
         flat = *d;
         flat.h = flat.oh = 1;
         flat.w = flat.ow = d->h * d->w;
@@ -373,8 +495,8 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
     plane_dims(d, &hp, &wp);
     const bool copy = copies(d);
     const int64_t per = ((d->c * hp * wp * (int64_t)sizeof(float) + 63) / 64 * 64) / (int64_t)sizeof(float);
-    const int64_t ntask = n_tasks(d), p = d->oh * d->ow;
-    const int64_t in_img = d->c * d->h * d->w, out_img = d->oc * p;
+    const int64_t ntask = pool ? pool_tasks(d) : n_tasks(d), p = d->oh * d->ow;
+    const int64_t in_img = d->c * d->h * d->w, out_img = d->oc * (pool ? (d->oh / 2) * (d->ow / 2) : p);
     cv_epi base = {0};
     bool after = false; /* Sigmoid, Tanh: applied to the output after the kernel */
     if (ep) {
@@ -390,10 +512,10 @@ kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, cons
     const int T = threads();
     /* one image: threads split its tiles, when there is enough work to pay for the fork;
      * several: one image at a time per thread */
-    const double macs = (double)d->oc * (double)d->c * (double)(d->kh * d->kw + (side != NULL)) * (double)p;
+    const double macs = (double)d->oc * (double)d->c * (double)(d->kh * d->kw + side) * (double)p;
     const bool par = T > 1 && (d->n > 1 || macs >= 262144.0);
-    const fwd_job job = {d,   x,      packed,  y,       (float *)ws, base, hp, wp, copy ? per : 0,
-                         ntask, in_img, out_img, copy, side ? &sd : NULL};
+    const fwd_job job = {d,      x,       packed, y,    (float *)ws, base, hp, wp, copy ? per : 0, ntask,
+                         in_img, out_img, copy,   pool, side ? &sd : NULL};
     /* a parallel region even with if (0) builds a one-thread team (see core/threads.h) */
     if (par) {
 #pragma omp parallel num_threads(T)
@@ -424,9 +546,9 @@ kn_status kn_cpu_conv2d_pack_w(const kn_conv2d_desc *d, const float *w, float *p
     return kn_error(KN_ERR_UNSUPPORTED, "packed convolution needs an AVX-512 build");
 }
 kn_status kn_cpu_conv2d_fwd_packed(const kn_conv2d_desc *d, const float *x, const float *packed, float *y,
-                                   const kn_epilogue *ep, const kn_conv_side *side, void *ws)
+                                   const kn_epilogue *ep, const kn_conv_extra *extra, void *ws)
 {
-    (void)d, (void)x, (void)packed, (void)y, (void)ep, (void)side, (void)ws;
+    (void)d, (void)x, (void)packed, (void)y, (void)ep, (void)extra, (void)ws;
     return kn_error(KN_ERR_UNSUPPORTED, "packed convolution needs an AVX-512 build");
 }
 #endif

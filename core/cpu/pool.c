@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 #if defined(__AVX512F__)
-#include <immintrin.h>
+#include "core/cpu/simd.h"
 #endif
 
 static kn_status check_desc(const kn_pool2d_desc *d, const char *what)
@@ -62,14 +62,6 @@ static inline window window_at(const kn_pool2d_desc *d, int64_t oy, int64_t ox)
     } while (0)
 
 #if defined(__AVX512F__)
-/* MAX_SEL on 16 lanes: v replaces best where v > best, or v is NaN and best is not. */
-static inline __m512 max_sel16(__m512 best, __m512 v)
-{
-    const __mmask16 gt = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
-    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q);
-    return _mm512_mask_blend_ps(gt | nan, best, v);
-}
-
 /* One output row of a 2x2 stride-2 max pool, values only, 16 outputs at a time: each
  * input row's 32 floats split into even and odd columns by two permutes, then the taps in
  * MAX_SEL's order (row 0 even, odd, row 1 even, odd), so NaNs and tied zeros come out as
@@ -88,9 +80,9 @@ static void maxpool2x2_row16(const float *r0, const float *r1, float *yr, int64_
         const __m512 a0 = _mm512_maskz_loadu_ps(m0, a), a1 = _mm512_maskz_loadu_ps(m1, a + 16);
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
         __m512 best = _mm512_permutex2var_ps(a0, even, a1);
-        best = max_sel16(best, _mm512_permutex2var_ps(a0, odd, a1));
-        best = max_sel16(best, _mm512_permutex2var_ps(b0, even, b1));
-        best = max_sel16(best, _mm512_permutex2var_ps(b0, odd, b1));
+        best = kn_max_sel16(best, _mm512_permutex2var_ps(a0, odd, a1));
+        best = kn_max_sel16(best, _mm512_permutex2var_ps(b0, even, b1));
+        best = kn_max_sel16(best, _mm512_permutex2var_ps(b0, odd, b1));
         _mm512_mask_storeu_ps(yr + o, (__mmask16)((1u << n) - 1u), best);
     }
 }

@@ -60,4 +60,13 @@ static inline __m512 kn_act_vec(__m512 v, kn_act act, float alpha, float beta)
     }
 }
 
+/* Max pooling's selection on 16 lanes: v replaces best where v > best, or v is NaN and
+ * best is not (a NaN wins, the first NaN stays, ties keep the earlier value). */
+static inline __m512 kn_max_sel16(__m512 best, __m512 v)
+{
+    const __mmask16 gt = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q);
+    return _mm512_mask_blend_ps(gt | nan, best, v);
+}
+
 #endif
