@@ -67,7 +67,7 @@ static inline window window_at(const kn_pool2d_desc *d, int64_t oy, int64_t ox)
  * MAX_SEL's order (row 0 even, odd, row 1 even, odd), so NaNs and tied zeros come out as
  * in the scalar loop. Masked loads read only the 2 * ow columns the windows cover.
  * LeNet's 6x28x28 -> 14x14 at batch 1: 0.96 -> 0.68 us a node (kiln bench
- * --compare-levels, about 19:52). */
+ * --compare-levels with fuse_pool disabled, just before and after this change). */
 static void maxpool2x2_row16(const float *r0, const float *r1, float *yr, int64_t ow)
 {
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);

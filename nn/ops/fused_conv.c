@@ -132,7 +132,7 @@ static kn_status fused_conv_infer(kn_op_ctx *c)
 /* Pooling: a 2x2 stride-2 pool after a convolution the packed CPU kernel takes is done
  * in its registers (kn_conv_extra.pool2x2: LeNet's conv2 node 4.4-4.5 -> 3.2-3.4 us at
  * batch 1, 134-136 -> 96-99 us at batch 64; kiln bench --compare-levels, old and new
- * builds alternating, about 20:08).
+ * builds alternating, about 19:37).
  * Otherwise images split across the threads, each convolved (single-threaded kernels)
  * into its own scratch plane set, still in cache when it is pooled; elsewhere (one image,
  * a GPU, one thread) the whole batch is convolved into the workspace, then pooled. */
