@@ -11,8 +11,8 @@
  * HardSwish/LeakyRelu) is applied on the way out.
  *
  * Against conv2d_fwd (conv.c's pixels-in-vector direct kernel), `make micro` run of
- * 2026-11-27 19:05, batch 64, 2 threads: 16->16 3x3 28x28 286 vs 204 GFLOP/s, 32->32
- * 14x14 346 vs 184, 16->32 stride 2 276 vs 148, LeNet's conv2 (6->16 5x5) 235 vs 183.
+ * 2026-11-27 19:47, batch 64, 2 threads: 16->16 3x3 28x28 268 vs 207 GFLOP/s, 32->32
+ * 14x14 318 vs 200, 16->32 stride 2 262 vs 157, LeNet's conv2 (6->16 5x5) 243 vs 166.
  * It needs at least 16 output channels to fill the vector; fewer stay on conv.c.
  * Padding: with at most one padded column a side (3x3 "same") the tiles read the input
  * in place and skip the taps that fall in the padding; wider padding copies each image
