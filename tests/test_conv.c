@@ -459,7 +459,7 @@ Test(fused_conv, residual_shape_is_checked)
  * padding, beside the main convolution; run as two convolutions here (the weights are
  * inputs, not constants, so nothing is packed; the packed pair is in conv_packed and
  * test_passes). A Ws that does not fit names the node and the shapes. */
-static int side_graph(kn_graph **g, kn_tensor *const *in)
+static int side_graph(kn_graph **g, kn_tensor *const *in, int n_out)
 {
     int ids[6], out[2], node;
     T_OK(kn_graph_create(g));
@@ -469,11 +469,13 @@ static int side_graph(kn_graph **g, kn_tensor *const *in)
         if (!in[i]) { ids[i] = KN_NO_VALUE; continue; }
         T_OK(kn_graph_add_input(*g, name, in[i]->dtype, in[i]->ndim, in[i]->shape, &ids[i]));
     }
-    T_OK(kn_graph_add_value(*g, "out0", KN_UNDEFINED, -1, NULL, &out[0]));
-    T_OK(kn_graph_add_value(*g, "out1", KN_UNDEFINED, -1, NULL, &out[1]));
-    T_OK(kn_graph_add_node(*g, "FusedConv", "kiln", "n0", 6, ids, 2, out, &node));
-    T_OK(kn_graph_add_output(*g, out[0]));
-    T_OK(kn_graph_add_output(*g, out[1]));
+    for (int o = 0; o < n_out; o++) {
+        char name[16];
+        snprintf(name, sizeof name, "out%d", o);
+        T_OK(kn_graph_add_value(*g, name, KN_UNDEFINED, -1, NULL, &out[o]));
+    }
+    T_OK(kn_graph_add_node(*g, "FusedConv", "kiln", "n0", 6, ids, n_out, out, &node));
+    for (int o = 0; o < n_out; o++) T_OK(kn_graph_add_output(*g, out[o]));
     set_ints(*g, node, "pads", 4, 1, 1, 1, 1);
     set_ints(*g, node, "strides", 2, 2, 2, 0, 0);
     T_OK(kn_node_set_string(*g, node, "activation", "Relu"));
@@ -486,7 +488,7 @@ Test(fused_conv, side_1x1_beside_the_main_convolution)
     kn_tensor ws = t_new_rand(44, -1, 1, 4, 5, 4, 1, 1), bs = t_new_rand(45, -1, 1, 1, 5);
     kn_tensor *in[6] = {&x, &w, &b, NULL, &ws, &bs};
     kn_graph *g;
-    int node = side_graph(&g, in);
+    int node = side_graph(&g, in, 2);
     kn_tensor outs[2] = {0}, state[KN_OP_MAX_STATE] = {0};
     T_OK(t_run_node(g, node, in, outs, state, false));
     kn_conv2d_desc d = DESC(.n = 2, .c = 4, .h = 9, .w = 8, .oc = 5, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
@@ -507,9 +509,14 @@ Test(fused_conv, side_1x1_beside_the_main_convolution)
     /* Ws with 3 input channels for X's 4 */
     kn_tensor bad = t_new(4, 5, 3, 1, 1);
     kn_tensor *in2[6] = {&x, &w, &b, NULL, &bad, &bs};
-    node = side_graph(&g, in2);
+    node = side_graph(&g, in2, 2);
     cr_assert_eq(t_run_node(g, node, in2, outs, state, false), KN_ERR_SHAPE);
     cr_assert(strstr(kn_last_error(), "node 'n0' (FusedConv)") && strstr(kn_last_error(), "[5,3,1,1]"), "%s", kn_last_error());
+    kn_graph_free(g);
+    /* side weights without the side output */
+    const int n1 = side_graph(&g, in, 1);
+    cr_assert_eq(t_run_node(g, n1, in, outs, state, false), KN_ERR_INVALID);
+    cr_assert(strstr(kn_last_error(), "node 'n0' (FusedConv)") && strstr(kn_last_error(), "output 1"), "%s", kn_last_error());
     kn_graph_free(g);
     kn_tensor_release(&bad);
     kn_tensor_release(&x); kn_tensor_release(&w); kn_tensor_release(&b); kn_tensor_release(&ws); kn_tensor_release(&bs);

@@ -49,6 +49,8 @@ static kn_status side_infer(kn_op_ctx *c)
 {
     const kn_tensor *x = c->in[0], *ws = c->in[4], *bs = KN_IN(c, 5), *y = c->out[0];
     char sx[160], sw[160], sy[160];
+    if (c->n_out < 2 || !c->out[1])
+        return kn_node_error(c->node, KN_ERR_INVALID, "side weights (input 4) need the side output (output 1)");
     if (KN_IN(c, 3) || kn_node_attr(c->node, "pool_kernel_shape"))
         return kn_node_error(c->node, KN_ERR_UNSUPPORTED, "a side 1x1 convolution cannot go with a residual Z or a pooling");
     int64_t group;
