@@ -399,7 +399,7 @@ static void fwd_part(const fwd_job *j, int t, int nt)
 {
     const kn_conv2d_desc *d = j->d;
     const int64_t hp = j->hp, wp = j->wp, ntask = j->ntask;
-    float *buf = j->ws + (int64_t)t * j->per;
+    float *buf = j->copy ? j->ws + (int64_t)t * j->per : NULL; /* no scratch without a copy */
     /* the planes the tiles read: the input itself (padding skipped by the tiles), or this
      * thread's zero-bordered copy */
     const int64_t h = j->copy ? hp : d->h, w = j->copy ? wp : d->w;
