@@ -63,6 +63,22 @@ static inline unsigned kn_cuda_grid(int64_t n)
 #define KN_GRID_LOOP(i, n) \
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)
 
+/* Row-major element e over shape[0..ndim) to its offsets under two stride sets (the two
+ * operands of a broadcast, the source and destination of a strided copy). */
+__device__ __forceinline__ void kn_dev_two_offsets(int ndim, const int64_t *shape, const int64_t *sa,
+                                                   const int64_t *sb, int64_t e, int64_t *oa, int64_t *ob)
+{
+    int64_t a = 0, b = 0;
+    for (int d = ndim - 1; d >= 0; d--) {
+        const int64_t i = e % shape[d];
+        e /= shape[d];
+        a += i * sa[d];
+        b += i * sb[d];
+    }
+    *oa = a;
+    *ob = b;
+}
+
 __device__ __forceinline__ float kn_warp_sum(float v)
 {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -114,15 +114,7 @@ __global__ void unary_bwd_kernel(kn_unop op, float alpha, float beta, int64_t n,
 /* Offsets of output element e into a and b. */
 __device__ __forceinline__ void bcast_offsets(const kn_bcast &bc, int64_t e, int64_t *oa, int64_t *ob)
 {
-    int64_t a = 0, b = 0;
-    for (int d = bc.ndim - 1; d >= 0; d--) {
-        const int64_t i = e % bc.shape[d];
-        e /= bc.shape[d];
-        a += i * bc.astride[d];
-        b += i * bc.bstride[d];
-    }
-    *oa = a;
-    *ob = b;
+    kn_dev_two_offsets(bc.ndim, bc.shape, bc.astride, bc.bstride, e, oa, ob);
 }
 
 __device__ __forceinline__ float py_mod(float x, float z)

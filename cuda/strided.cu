@@ -19,15 +19,7 @@ struct Strides {
 /* Element e (row-major over shape) to its x and y offsets. */
 __device__ __forceinline__ void offsets(const Strides &p, int64_t e, int64_t *xo, int64_t *yo)
 {
-    int64_t a = 0, b = 0;
-    for (int d = p.ndim - 1; d >= 0; d--) {
-        const int64_t i = e % p.shape[d];
-        e /= p.shape[d];
-        a += i * p.xs[d];
-        b += i * p.ys[d];
-    }
-    *xo = a;
-    *yo = b;
+    kn_dev_two_offsets(p.ndim, p.shape, p.xs, p.ys, e, xo, yo);
 }
 
 template <typename T>
