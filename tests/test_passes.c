@@ -407,6 +407,29 @@ Test(passes, conv_relu_maxpool_fuses_and_exports)
     kn_graph_free(g);
 }
 
+/* With 16 output channels the packed kernel runs the convolution: unpadded, it pools in
+ * its registers; padded, the op convolves into scratch and pools (the kernel refuses
+ * padding). Both equal the unfused graph, on one image and several. */
+Test(passes, packed_conv_pool_padded_and_unpadded)
+{
+    for (int64_t pad = 0; pad <= 1; pad++) {
+        kn_graph *g;
+        T_OK(kn_graph_create(&g));
+        kn_graph_seed(g, 31);
+        int x = kn_input(g, "x", KN_FLOAT, 4, (int64_t[]){KN_DIM_UNKNOWN, 3, 12, 11});
+        kn_conv2d_opts co = kn_conv2d_defaults(3);
+        co.pad = pad;
+        kn_output(g, kn_maxpool2d(g, kn_relu(g, kn_conv2d(g, x, 16, &co, "conv")), 2, 2, 0));
+        T_OK(kn_graph_status(g));
+        kn_graph *o = optimized_clone(g, 2, NULL);
+        cr_assert_eq(count_op(o, "MaxPool"), 0, "pad %lld: the pool is fused", (long long)pad);
+        compare_levels_4d(g, 1);
+        compare_levels_4d(g, 5);
+        kn_graph_free(o);
+        kn_graph_free(g);
+    }
+}
+
 Test(passes, padded_pool_or_shared_conv_output_is_not_fused)
 {
     for (int mode = 1; mode <= 2; mode++) {

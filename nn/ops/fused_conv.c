@@ -194,8 +194,11 @@ static kn_status fused_conv_forward(kn_op_ctx *c)
     const int64_t plane = d.oc * d.ovol, out_plane = d.oc * y->shape[2] * y->shape[3];
     const float *packed;
     KN_TRY(kn_conv_packed_w(c, &d, &packed));
-    if (packed && pl.kh == 2 && pl.kw == 2 && pl.sh == 2 && pl.sw == 2 && c->k->conv2d_fwd_packed && !d.nd) {
-        /* the packed kernel pools 2x2 stride 2 in registers: no convolution output at all */
+    const bool unpadded = !d.d2.pad_t && !d.d2.pad_l && !d.d2.pad_b && !d.d2.pad_r;
+    if (packed && unpadded && pl.kh == 2 && pl.kw == 2 && pl.sh == 2 && pl.sw == 2 && c->k->conv2d_fwd_packed && !d.nd) {
+        /* the packed kernel pools 2x2 stride 2 in registers: no convolution output at all.
+         * It refuses padded convolutions; asking every run would format that refusal every
+         * run, so they go the long way without asking. */
         const kn_conv_extra pool = {.pool2x2 = true};
         const kn_status st = c->k->conv2d_fwd_packed(&d.d2, x->data, packed, y->data, &ep, &pool, c->ws);
         if (st != KN_ERR_UNSUPPORTED) return st; /* unsupported writes nothing: go the long way */
